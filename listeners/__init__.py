@@ -1,0 +1,5 @@
+"""Inbound triggers. Importing this package registers each of them."""
+
+from listeners import http
+
+__all__ = ["http"]

@@ -1,0 +1,1 @@
+"""The step library and the outbound connectors."""

@@ -1,0 +1,1 @@
+"""Outbound connectors (HTTP, SOAP, FTP/SFTP, SQL, files) arrive in later issues."""

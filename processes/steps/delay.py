@@ -1,0 +1,27 @@
+"""`delay`: wait before passing documents on, e.g. to pace calls to a rate-limited API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from runtime import registry
+from runtime.components import Step
+from runtime.document import Document
+from runtime.durations import Duration
+
+if TYPE_CHECKING:
+    from runtime.engine import Execution
+
+
+@registry.step("delay")
+class DelayStep(Step):
+    """Pause the execution (without blocking anything else) for a duration."""
+
+    duration: Duration = Field(description="How long to wait, e.g. `500ms`, `2s`.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        await asyncio.sleep(self.duration)
+        return documents

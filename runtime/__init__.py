@@ -1,0 +1,1 @@
+"""Wharf runtime: assembles declared processes, runs them, serves them."""

@@ -1,0 +1,119 @@
+"""The `wharf` command: run, validate, schema, docs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from runtime.loader import validate_directory
+
+    processes, problems = validate_directory(Path(args.directory))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"{len(processes)} process(es) valid")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from runtime.loader import validate_directory
+    from runtime.server import run
+    from runtime.settings import Settings
+
+    overrides = {
+        key: value
+        for key, value in {
+            "host": args.host,
+            "port": args.port,
+            "max_body": args.max_body,
+            "shutdown_timeout": args.shutdown_timeout,
+            "log_level": args.log_level,
+        }.items()
+        if value is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"setting {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    processes, problems = validate_directory(Path(args.directory))
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"not starting: {len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    run(processes, settings)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from runtime.reference import process_json_schema
+
+    print(json.dumps(process_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from runtime.reference import component_reference
+
+    text = component_reference()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wharf", description="Wharf integration runtime")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve the processes of a directory")
+    run.add_argument("directory", help="directory of process YAML files")
+    run.add_argument("--host", help="address to listen on (WHARF_HOST, default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port (WHARF_PORT, default 8080; 0 = any free)")
+    run.add_argument("--max-body", type=int, help="default body limit in bytes (WHARF_MAX_BODY)")
+    run.add_argument("--shutdown-timeout", help="drain time on SIGTERM (WHARF_SHUTDOWN_TIMEOUT)")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=_cmd_run)
+
+    validate = commands.add_parser("validate", help="check process files, report every problem")
+    validate.add_argument("directory")
+    validate.set_defaults(func=_cmd_validate)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of process files")
+    schema.set_defaults(func=_cmd_schema)
+
+    docs = commands.add_parser("docs", help="print the component reference (Markdown)")
+    docs.add_argument("--output", help="write to this file instead of stdout")
+    docs.set_defaults(func=_cmd_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The engine: runs a process's steps over documents and records what happened."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.components import Pipeline, Step
+from runtime.document import Document
+from runtime.errors import StepError, WharfError
+from runtime.ids import new_execution_id
+
+if TYPE_CHECKING:
+    from runtime.definitions import ProcessDefinition
+
+log = logging.getLogger("wharf.engine")
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class StepTrace:
+    step: str
+    started_at: float
+    duration_ms: float
+    documents_in: int
+    documents_out: int
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "duration_ms": round(self.duration_ms, 3),
+            "documents_in": self.documents_in,
+            "documents_out": self.documents_out,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Execution:
+    """One run of a process. Steps report into it through `run_step`."""
+
+    process: str
+    trigger: str
+    id: str = field(default_factory=new_execution_id)
+    status: ExecutionStatus = ExecutionStatus.QUEUED
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    documents_in: int = 0
+    documents_out: int = 0
+    trace: list[StepTrace] = field(default_factory=list)
+    error: StepError | None = None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds() * 1000
+
+    async def run_step(self, step: Step, documents: list[Document]) -> list[Document]:
+        started = time.perf_counter()
+        entry = StepTrace(step.path, time.time(), 0.0, len(documents), 0)
+        self.trace.append(entry)
+        try:
+            result = await step.run(documents, self)
+        except StepError as exc:  # a nested step failed; it already carries its own path
+            entry.error = exc.detail
+            raise
+        except Exception as exc:
+            error = StepError(step.path, exc)
+            entry.error = error.detail
+            raise error from exc
+        finally:
+            entry.duration_ms = (time.perf_counter() - started) * 1000
+        entry.documents_out = len(result)
+        return result
+
+    def summary(self) -> dict[str, Any]:
+        error = None
+        if self.error is not None:
+            root = self.error.root
+            error = {
+                "type": type(root).__name__,
+                "message": self.error.detail,
+                "step": self.error.step_path,
+            }
+        return {
+            "id": self.id,
+            "process": self.process,
+            "trigger": self.trigger,
+            "status": str(self.status),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_ms": self.duration_ms,
+            "documents_in": self.documents_in,
+            "documents_out": self.documents_out,
+            "error": error,
+            "trace": [entry.as_dict() for entry in self.trace],
+        }
+
+
+@dataclass(slots=True)
+class ExecutionResult:
+    execution: Execution
+    documents: list[Document]
+
+
+class Process:
+    """A loaded process: its validated definition and its bound pipeline."""
+
+    def __init__(self, definition: ProcessDefinition, source: Path | None = None):
+        self.definition = definition
+        self.source = source
+        self.name = definition.name
+        self.trigger_kind, self.trigger = definition.trigger.unwrap()
+        self.pipeline = Pipeline(definition.steps, "steps")
+
+    async def execute(
+        self, documents: list[Document], trigger: str = "listener"
+    ) -> ExecutionResult:
+        """Run the steps. Step failures are recorded on the execution, not raised."""
+        execution = Execution(self.name, trigger)
+        execution.documents_in = len(documents)
+        execution.status = ExecutionStatus.RUNNING
+        execution.started_at = datetime.now(UTC)
+        result: list[Document] = []
+        try:
+            result = await self.pipeline.run(documents, execution)
+        except StepError as exc:
+            execution.error = exc
+            execution.status = ExecutionStatus.FAILED
+            root = exc.root
+            if isinstance(root, WharfError):
+                log.warning("execution %s of %s failed: %s", execution.id, self.name, exc.detail)
+            else:
+                log.error(
+                    "execution %s of %s failed in %s",
+                    execution.id,
+                    self.name,
+                    exc.step_path,
+                    exc_info=root,
+                )
+        else:
+            execution.status = ExecutionStatus.SUCCEEDED
+        execution.finished_at = datetime.now(UTC)
+        execution.documents_out = len(result)
+        log.info(
+            "execution %s process=%s trigger=%s status=%s duration_ms=%.2f docs=%d->%d",
+            execution.id,
+            self.name,
+            trigger,
+            execution.status,
+            execution.duration_ms or 0.0,
+            execution.documents_in,
+            execution.documents_out,
+        )
+        return ExecutionResult(execution, result)

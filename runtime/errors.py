@@ -1,0 +1,135 @@
+"""Wharf's exception hierarchy.
+
+Every error a caller can see maps to an HTTP status and an RFC 9457 problem type, so
+listeners never have to guess how to answer. Anything that is not a `WharfError` is a
+bug or an environment failure: callers get a generic 500 that names the execution, and
+the details go to the server log only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WharfError(Exception):
+    """Base of every error Wharf raises on purpose."""
+
+    status: int = 500
+    problem: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+
+    def problem_fields(self) -> dict[str, Any]:
+        """Extra members for the problem body (RFC 9457 extensions)."""
+        return {}
+
+
+class ConfigError(WharfError):
+    """A process, connection or setting is invalid; raised at load time."""
+
+    problem = "invalid-configuration"
+    title = "Invalid configuration"
+
+
+class RequestError(WharfError):
+    """The caller sent something Wharf cannot accept (4xx)."""
+
+    status = 400
+    problem = "bad-request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        problem: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail, status=status, title=title)
+        if problem is not None:
+            self.problem = problem
+        self.headers = headers or {}
+
+
+class ExpressionError(WharfError):
+    """An expression or template failed while evaluating (e.g. an undefined field)."""
+
+    problem = "expression-failed"
+    title = "Expression failed"
+
+
+class DocumentError(WharfError):
+    """A document has the wrong shape for a step (e.g. XPath on a JSON document)."""
+
+    problem = "document-error"
+    title = "Document error"
+
+
+class ProcessFailure(WharfError):
+    """Raised by the `fail` step: a declared, expected failure with its own status."""
+
+    problem = "process-failure"
+    title = "Process failed"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int = 500,
+        title: str | None = None,
+        problem: str | None = None,
+    ):
+        super().__init__(detail, status=status, title=title)
+        if problem is not None:
+            self.problem = problem
+
+
+class StepError(WharfError):
+    """A step failed. Wraps the cause with the step's path in the process."""
+
+    problem = "step-failed"
+    title = "Step failed"
+
+    def __init__(self, step_path: str, cause: BaseException):
+        self.step_path = step_path
+        self.cause = cause
+        if isinstance(cause, WharfError):
+            detail = f"{step_path}: {cause.detail}"
+            status: int | None = cause.status
+            title: str | None = cause.title
+            self.problem = cause.problem
+        else:
+            # Unexpected exceptions may carry internals; their text stays in the log.
+            detail = f"{step_path}: internal error ({type(cause).__name__})"
+            status, title = 500, None
+        super().__init__(detail, status=status, title=title)
+
+    @property
+    def root(self) -> BaseException:
+        """The innermost cause, through nested steps (route, try, split...)."""
+        cause = self.cause
+        while isinstance(cause, StepError):
+            cause = cause.cause
+        return cause
+
+
+class NestedConfigError(ValueError):
+    """A config validation error deeper than the field that raised it.
+
+    Validators that walk free-form structures (e.g. `map.fields`) raise this with the
+    path below their field, so `wharf validate` can still point at the exact key.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
+        self.message = message

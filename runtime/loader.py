@@ -1,0 +1,158 @@
+"""Loading a directory of process files: YAML -> validated definitions -> processes.
+
+Every problem in every file is collected before anything is reported, so one run of
+`wharf validate` shows them all. A directory with any problem never starts a server.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from runtime.definitions import ProcessDefinition
+from runtime.engine import Process
+from runtime.errors import ConfigError, NestedConfigError
+from runtime.yaml_lines import Loc, format_loc, line_of, load_yaml
+
+PROCESS_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    file: str
+    line: int
+    loc: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where} {self.loc}: {self.message}" if self.loc else f"{where}: {self.message}"
+
+
+class ProcessLoadError(ConfigError):
+    def __init__(self, problems: list[LoadProblem]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the process definitions")
+
+
+@dataclass
+class _Parsed:
+    path: Path
+    definition: ProcessDefinition
+    lines: dict[Loc, int]
+
+
+def process_files(directory: Path) -> list[Path]:
+    """The process files of a directory: its `*.yaml` / `*.yml` files, not recursive."""
+    return sorted(p for p in directory.iterdir() if p.suffix in PROCESS_SUFFIXES and p.is_file())
+
+
+def _pydantic_problems(name: str, exc: ValidationError, lines: dict[Loc, int]) -> list[LoadProblem]:
+    problems = []
+    for error in exc.errors():
+        loc: Loc = tuple(error["loc"])
+        message = error["msg"]
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, NestedConfigError):
+            loc, message = (*loc, *cause.loc), cause.message
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        problems.append(LoadProblem(name, line_of(loc, lines), format_loc(loc), message))
+    return problems
+
+
+def _parse_file(path: Path, display: str) -> tuple[_Parsed | None, list[LoadProblem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [LoadProblem(display, 1, "", f"cannot read the file: {exc}")]
+    try:
+        data, lines, yaml_problems = load_yaml(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        return None, [LoadProblem(display, line, "", f"invalid YAML: {exc.problem}")]
+    except yaml.YAMLError as exc:
+        return None, [LoadProblem(display, 1, "", f"invalid YAML: {exc}")]
+    problems = [LoadProblem(display, p.line, format_loc(p.loc), p.message) for p in yaml_problems]
+    if not isinstance(data, dict):
+        problems.append(LoadProblem(display, 1, "", "a process file is a YAML mapping"))
+        return None, problems
+    namespaces = data.get("namespaces")
+    context: dict[str, Any] = {
+        "namespaces": namespaces if isinstance(namespaces, dict) else {},
+        "base_dir": path.parent,
+    }
+    try:
+        definition = ProcessDefinition.model_validate(data, context=context)
+    except ValidationError as exc:
+        return None, problems + _pydantic_problems(display, exc, lines)
+    return _Parsed(path, definition, lines), problems
+
+
+def _route_key(method: str, path: str) -> tuple[str, str]:
+    return method.upper(), re.sub(r"\{[^}]*\}", "{}", path.rstrip("/") or "/")
+
+
+def _cross_file_problems(parsed: list[_Parsed], display: dict[Path, str]) -> list[LoadProblem]:
+    problems: list[LoadProblem] = []
+    names: dict[str, Path] = {}
+    routes: dict[tuple[str, str], Path] = {}
+    for item in parsed:
+        name = item.definition.name
+        where = display[item.path]
+        if name in names:
+            other = display[names[name]]
+            line = item.lines.get(("name",), 1)
+            problems.append(
+                LoadProblem(where, line, "name", f"process {name!r} is also defined in {other}")
+            )
+        names.setdefault(name, item.path)
+        kind, trigger = item.definition.trigger.unwrap()
+        route = trigger.route_key()
+        if route is None:
+            continue
+        key = _route_key(*route)
+        loc: Loc = ("trigger", kind, "path")
+        if key in routes:
+            other = display[routes[key]]
+            problems.append(
+                LoadProblem(
+                    where,
+                    line_of(loc, item.lines),
+                    format_loc(loc),
+                    f"{key[0]} {key[1]} is also the route of {other}",
+                )
+            )
+        routes.setdefault(key, item.path)
+    return problems
+
+
+def validate_directory(directory: Path) -> tuple[list[Process], list[LoadProblem]]:
+    """Load every process file; return the processes and every problem found."""
+    if not directory.is_dir():
+        return [], [LoadProblem(str(directory), 1, "", "not a directory")]
+    files = process_files(directory)
+    display = {path: str(path) for path in files}
+    problems: list[LoadProblem] = []
+    parsed: list[_Parsed] = []
+    for path in files:
+        item, file_problems = _parse_file(path, display[path])
+        problems.extend(file_problems)
+        if item is not None:
+            parsed.append(item)
+    problems.extend(_cross_file_problems(parsed, display))
+    if not files:
+        problems.append(LoadProblem(str(directory), 1, "", "no process files (*.yaml) found"))
+    processes = [Process(item.definition, item.path) for item in parsed]
+    return processes, problems
+
+
+def load_processes(directory: Path) -> list[Process]:
+    processes, problems = validate_directory(directory)
+    if problems:
+        raise ProcessLoadError(problems)
+    return processes

@@ -1,0 +1,50 @@
+"""Serving: start the app, and on SIGTERM/SIGINT drain in-flight requests, then exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from runtime.app import STATE, create_app
+from runtime.engine import Process
+from runtime.settings import Settings
+
+log = logging.getLogger("wharf.server")
+
+
+async def serve(processes: list[Process], settings: Settings) -> None:
+    app = create_app(processes, settings)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=logging.getLogger("wharf.access") if settings.access_log else None,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    await site.start()
+    for address in runner.addresses:
+        host, port = address[0], address[1]
+        log.info("wharf listening on http://%s:%s with %d process(es)", host, port, len(processes))
+        # A machine-readable line, so tests and supervisors can find an ephemeral port.
+        print(f"WHARF_LISTENING {host} {port}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting down: no new connections, draining in-flight requests")
+    app[STATE].stopping = True
+    # AppRunner.cleanup stops the listening sockets, waits up to shutdown_timeout for
+    # running handlers, then closes idle connections and runs cleanup hooks.
+    await runner.cleanup()
+    log.info("stopped")
+
+
+def run(processes: list[Process], settings: Settings) -> None:
+    asyncio.run(serve(processes, settings))

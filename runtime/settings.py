@@ -1,0 +1,25 @@
+"""Server settings: command-line flags override `WHARF_*` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.durations import Duration
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WHARF_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    max_body: int = Field(
+        10 * 1024 * 1024, ge=0, description="Default request body limit in bytes (413 above it)."
+    )
+    shutdown_timeout: Duration = Field(
+        30.0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    access_log: bool = Field(False, description="Log one line per HTTP request.")
