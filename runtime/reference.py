@@ -39,6 +39,8 @@ def _type_text(prop: dict[str, Any]) -> str:
 
 def _fields_table(model: type[BaseModel]) -> list[str]:
     schema = model.model_json_schema()
+    if "$ref" in schema:  # recursive models (containers of steps) are emitted by reference
+        schema = schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     if not props:

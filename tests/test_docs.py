@@ -1,0 +1,36 @@
+"""The checked-in reference and the README stay true to the registry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from runtime import registry
+from runtime.reference import component_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_component_reference_is_current() -> None:
+    checked_in = (ROOT / "docs" / "components.md").read_text(encoding="utf-8")
+    assert checked_in == component_reference(), "run `make docs` and commit docs/components.md"
+
+
+def test_reference_documents_every_component() -> None:
+    text = component_reference()
+    for name in [*registry.STEPS, *registry.TRIGGERS]:
+        assert f"### `{name}`" in text
+
+
+def test_readme_step_table_lists_every_step() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("**Steps**", 1)[1].split("**Answers.**", 1)[0]
+    listed = set(re.findall(r"^\| `(\w+)`", table, flags=re.MULTILINE))
+    listed |= set(re.findall(r"^\| `\w+` / `(\w+)`", table, flags=re.MULTILINE))
+    assert listed == set(registry.STEPS)
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = readme.split("```", 2)[1]
+    assert "make run" in first_block and "make test" in first_block
