@@ -1,0 +1,32 @@
+"""Durable state behind one URL: `sqlite:///relative.db`, `sqlite:////abs/path.db`,
+`sqlite://` (in memory, for tests)."""
+
+from __future__ import annotations
+
+from runtime.errors import ConfigError
+from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
+
+DEFAULT_STORE_URL = "sqlite:///.wharf/wharf.db"
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "Accepted",
+    "ExecutionQuery",
+    "ExecutionRecord",
+    "InboxItem",
+    "Store",
+    "open_store",
+]
+
+
+def open_store(url: str) -> Store:
+    """A store for a URL (not yet opened: call `await store.open()`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"a store URL looks like sqlite:///path/to/file.db, not {url!r}")
+    if scheme == "sqlite":
+        from runtime.store.sqlite import SQLiteStore
+
+        path = rest[1:] if rest.startswith("/") else rest
+        return SQLiteStore(path or ":memory:")
+    raise ConfigError(f"unsupported store {scheme!r} (supported: sqlite)")
