@@ -8,14 +8,21 @@ from typing import TYPE_CHECKING, Literal
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from listeners.requests import InputKind, documents_from_body, read_body, request_properties
-from listeners.responses import execution_response
+from listeners.requests import read_body, request_properties
+from listeners.responses import accepted_response, execution_response
 from runtime import registry
 from runtime.components import TriggerConfig
+from runtime.dispatch import Pending, parse_max_wait
+from runtime.document import Document
+from runtime.durations import Duration
+from runtime.expressions import ValueField, variables
+from runtime.inputs import InputKind, documents_from_body, encode_request
 
 if TYPE_CHECKING:
     from runtime.engine import Process
-    from runtime.settings import Settings
+    from runtime.state import RuntimeState
+
+IDEMPOTENCY_HEADER = "inheader_idempotency-key"
 
 _PATH = re.compile(r"^/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}|/)*$")
 RESERVED = ("/api", "/healthz", "/readyz", "/metrics")
@@ -38,8 +45,23 @@ class HttpTrigger(TriggerConfig):
         "(urlencoded, becomes a JSON object), `json_multiple` (a JSON array is split into "
         "one document per item).",
     )
-    mode: Literal["sync"] = Field(
-        "sync", description="`sync`: the caller waits for the process result."
+    mode: Literal["sync", "async"] = Field(
+        "sync",
+        description="`sync`: the caller waits for the process result. `async`: the request "
+        "is stored durably, the caller gets 202 with the execution id and a status URL, and a "
+        "worker runs the process.",
+    )
+    max_wait: Duration | None = Field(
+        None,
+        description="`sync` only: after this long, answer 202 with `X-Execution-Id` and "
+        "`X-Execution-Status-Link` while the execution goes on (callers may send "
+        "`X-Max-Wait: <ms>`).",
+    )
+    idempotency_key: ValueField | None = Field(
+        None,
+        description="`async` only: value over the request identifying a delivery, e.g. "
+        "`xpath('//sf:Notification/sf:Id')`; a repeated key returns the first execution. "
+        "Default: the `Idempotency-Key` header, when sent.",
     )
     max_body: int | None = Field(
         None, ge=0, description="Body limit in bytes (413 above it); default: the server's."
@@ -59,23 +81,47 @@ class HttpTrigger(TriggerConfig):
     def route_key(self) -> tuple[str, str]:
         return self.method, self.path
 
-    def mount(self, app: web.Application, process: Process, settings: Settings) -> None:
-        listener = HttpListener(self, process, settings.max_body)
+    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
+        listener = HttpListener(self, process, state)
         app.router.add_route(self.method, self.path, listener.handle, name=process.name)
 
 
 class HttpListener:
     """Handles the requests of one process's HTTP trigger."""
 
-    def __init__(self, trigger: HttpTrigger, process: Process, default_max_body: int):
+    def __init__(self, trigger: HttpTrigger, process: Process, state: RuntimeState):
         self.trigger = trigger
         self.process = process
-        self.max_body = trigger.max_body if trigger.max_body is not None else default_max_body
+        self.dispatcher = state.dispatcher
+        default = state.settings.max_body
+        self.max_body = trigger.max_body if trigger.max_body is not None else default
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         properties = request_properties(request)
         body = await read_body(request, self.max_body)
         content_type = request.content_type if body and "Content-Type" in request.headers else ""
-        documents = documents_from_body(self.trigger.input, body, content_type, properties)
-        result = await self.process.execute(documents, trigger="listener")
-        return execution_response(result, self.process.definition.response)
+        kind = self.trigger.input
+        # Parsing first refuses bad input with a 4xx before anything is accepted.
+        documents = documents_from_body(kind, body, content_type, properties)
+        if self.trigger.mode == "async":
+            accepted = await self.dispatcher.accept(
+                self.process,
+                encode_request(kind, body, content_type, properties),
+                idempotency_key=self._idempotency_key(documents),
+            )
+            return accepted_response(accepted.execution_id, duplicate=accepted.duplicate)
+        max_wait = parse_max_wait(request.headers.get("X-Max-Wait"), self.trigger.max_wait)
+        outcome = await self.dispatcher.run(self.process, documents, max_wait=max_wait)
+        if isinstance(outcome, Pending):
+            return accepted_response(outcome.execution_id)
+        return execution_response(outcome, self.process.definition.response)
+
+    def _idempotency_key(self, documents: list[Document]) -> str | None:
+        if not documents:
+            return None
+        first = documents[0]
+        if self.trigger.idempotency_key is None:
+            value = first.properties.get(IDEMPOTENCY_HEADER)
+        else:
+            value = self.trigger.idempotency_key.evaluate(variables(first))
+        return None if value is None or value == "" else str(value)

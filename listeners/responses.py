@@ -120,3 +120,23 @@ def execution_response(result: ExecutionResult, config: ResponseConfig) -> web.R
     return web.Response(
         status=status, body=body if status not in (204, 304) else None, headers=headers
     )
+
+
+def status_link(execution_id: str) -> str:
+    return f"/api/executions/{execution_id}"
+
+
+def accepted_response(execution_id: str, *, duplicate: bool = False) -> web.Response:
+    """202 for a request that is durably accepted (or was already, for a duplicate)."""
+    link = status_link(execution_id)
+    headers = {
+        "Location": link,
+        EXECUTION_HEADER: execution_id,
+        "X-Execution-Status-Link": link,
+    }
+    if duplicate:
+        headers["X-Idempotent-Replay"] = "true"
+    body = {"execution_id": execution_id, "status_url": link, "duplicate": duplicate}
+    return web.Response(
+        status=202, body=serialize_json(body), content_type="application/json", headers=headers
+    )

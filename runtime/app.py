@@ -1,32 +1,28 @@
-"""The aiohttp application: health endpoints, one route per listener, problem answers."""
+"""The aiohttp application: health endpoints, admin API, one route per listener."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from runtime import api
+from runtime.dispatch import Dispatcher
 from runtime.engine import Process
 from runtime.errors import RequestError, WharfError
 from runtime.problems import problem_response
 from runtime.settings import Settings
+from runtime.state import STATE, RuntimeState
+from runtime.store import Store, open_store
 
 log = logging.getLogger("wharf.app")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class RuntimeState:
-    """What the health endpoints report on."""
-
-    def __init__(self, processes: list[Process]):
-        self.processes = processes
-        self.ready = False
-        self.stopping = False
-
-
-STATE = web.AppKey("wharf_state", RuntimeState)
+PRUNE_INTERVAL = 300.0
 
 
 @web.middleware
@@ -63,24 +59,56 @@ async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.stopping:
         return web.json_response({"status": "stopping"}, status=503, headers={"Retry-After": "5"})
-    if not state.ready:
+    if not state.ready or not await state.store.ping():
         return web.json_response({"status": "starting"}, status=503, headers={"Retry-After": "1"})
     return web.json_response({"status": "ready", "processes": len(state.processes)})
 
 
-def create_app(processes: list[Process], settings: Settings) -> web.Application:
+async def _prune_forever(state: RuntimeState) -> None:
+    settings = state.settings
+    while True:
+        try:
+            older = time.time() - settings.retention_age if settings.retention_age else None
+            deleted = await state.store.prune(older_than=older, keep=settings.retention_count)
+            if deleted:
+                log.info("retention: deleted %d execution record(s)", deleted)
+        except Exception:
+            log.exception("retention: pruning failed")
+        await asyncio.sleep(PRUNE_INTERVAL)
+
+
+def create_app(
+    processes: list[Process], settings: Settings, store: Store | None = None
+) -> web.Application:
+    """The app; `store` defaults to the one `settings.store` names."""
     # The listeners enforce their own body limits while streaming; this is aiohttp's
-    # ceiling for anything that reads bodies whole.
+    # ceiling for anything that reads bodies whole (the admin API).
     app = web.Application(middlewares=[problem_middleware], client_max_size=settings.max_body)
-    state = RuntimeState(processes)
+    store = store if store is not None else open_store(settings.store)
+    dispatcher = Dispatcher(
+        processes, store, workers=settings.workers, max_outstanding=settings.max_outstanding
+    )
+    state = RuntimeState(processes, settings, store, dispatcher)
     app[STATE] = state
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    api.add_routes(app)
     for process in processes:
-        process.trigger.mount(app, process, settings)
+        process.trigger.mount(app, process, state)
 
-    async def on_startup(app: web.Application) -> None:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        await dispatcher.start()
+        pruner = asyncio.create_task(_prune_forever(state))
         state.ready = True
+        yield
+        # Runs after in-flight HTTP requests were drained.
+        state.stopping = True
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
+        await dispatcher.stop(settings.shutdown_timeout)
+        await store.close()
 
-    app.on_startup.append(on_startup)
+    app.cleanup_ctx.append(lifecycle)
     return app

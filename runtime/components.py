@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from runtime.engine import Execution, Process
-    from runtime.settings import Settings
+    from runtime.state import RuntimeState
 
 
 class ComponentConfig(BaseModel):
@@ -53,7 +53,7 @@ class TriggerConfig(ComponentConfig):
         """(method, path) for triggers that own an HTTP route; used to refuse clashes."""
         return None
 
-    def mount(self, app: web.Application, process: Process, settings: Settings) -> None:
+    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
         """Attach the trigger to the running server (routes, schedules...)."""
 
 

@@ -9,7 +9,7 @@ the reference docs.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
@@ -105,6 +105,15 @@ class ProcessDefinition(BaseModel):
     trigger: AnyTrigger = Field(description="What starts the process.")
     steps: list[AnyStep] = Field(
         default_factory=list, description="Steps, run in order over the documents."
+    )
+    record: Literal["full", "summary", "errors"] = Field(
+        "summary",
+        description="How much each execution record keeps: `full` (trace and input/output "
+        "documents), `summary` (trace), `errors` (trace and input only for failures).",
+    )
+    redact: list[str] = Field(
+        default_factory=list,
+        description="JSON keys and property names whose values records show as `***`.",
     )
     response: ResponseConfig = Field(
         default_factory=lambda: ResponseConfig(), description="How the caller is answered."

@@ -127,10 +127,15 @@ class Process:
         self.pipeline = Pipeline(definition.steps, "steps")
 
     async def execute(
-        self, documents: list[Document], trigger: str = "listener"
+        self,
+        documents: list[Document],
+        trigger: str = "listener",
+        execution_id: str | None = None,
     ) -> ExecutionResult:
         """Run the steps. Step failures are recorded on the execution, not raised."""
         execution = Execution(self.name, trigger)
+        if execution_id is not None:
+            execution.id = execution_id
         execution.documents_in = len(documents)
         execution.status = ExecutionStatus.RUNNING
         execution.started_at = datetime.now(UTC)

@@ -8,9 +8,10 @@ import signal
 
 from aiohttp import web
 
-from runtime.app import STATE, create_app
+from runtime.app import create_app
 from runtime.engine import Process
 from runtime.settings import Settings
+from runtime.state import STATE
 
 log = logging.getLogger("wharf.server")
 

@@ -21,5 +21,21 @@ class Settings(BaseSettings):
     shutdown_timeout: Duration = Field(
         30.0, description="On SIGTERM, how long in-flight requests may take to finish."
     )
+    store: str = Field(
+        "sqlite:///.wharf/wharf.db",
+        description="Store URL: sqlite:///relative.db, sqlite:////absolute.db, sqlite:// (memory).",
+    )
+    workers: int = Field(8, ge=1, le=1024, description="Workers running accepted requests.")
+    max_outstanding: int = Field(
+        10_000,
+        ge=1,
+        description="Executions waiting or running at once; beyond it listeners answer 503.",
+    )
+    retention_age: Duration | None = Field(
+        7 * 86400.0, description="Finished execution records older than this are deleted."
+    )
+    retention_count: int | None = Field(
+        100_000, ge=1, description="At most this many execution records are kept."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     access_log: bool = Field(False, description="Log one line per HTTP request.")

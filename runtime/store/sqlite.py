@@ -72,6 +72,8 @@ _UPSERT = f"""
         documents_in = excluded.documents_in, documents_out = excluded.documents_out,
         error = excluded.error, trace = excluded.trace, input = excluded.input,
         output = excluded.output
+    WHERE executions.status NOT IN ('succeeded', 'failed')
+        OR excluded.status IN ('succeeded', 'failed')
 """
 _ACCEPT_EXECUTION = f"""
     INSERT INTO executions ({_RECORD_COLUMNS})

@@ -1,0 +1,246 @@
+"""The admin API under `/api/`: processes, execution records, the Execute API, retries."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from listeners.responses import accepted_response
+from runtime.dispatch import Pending, parse_max_wait
+from runtime.errors import RequestError
+from runtime.inputs import documents_from_request, encode_request
+from runtime.openapi import openapi_document
+from runtime.recording import snapshots
+from runtime.state import STATE, RuntimeState
+from runtime.store import ExecutionQuery
+
+MAX_PAGE = 500
+STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
+    )
+
+
+def _state(request: web.Request) -> RuntimeState:
+    return request.app[STATE]
+
+
+def _not_found(what: str) -> RequestError:
+    return RequestError(f"{what} not found", status=404, problem="not-found", title="Not found")
+
+
+def _process_summary(state: RuntimeState, name: str) -> dict[str, Any]:
+    process = state.by_name[name]
+    definition = process.definition
+    trigger = process.trigger.model_dump(
+        mode="json", exclude_none=True, exclude={"idempotency_key"}
+    )
+    return {
+        "name": process.name,
+        "description": definition.description,
+        "trigger": {"kind": process.trigger_kind, **trigger},
+        "record": definition.record,
+        "steps": len(definition.steps),
+    }
+
+
+async def list_processes(request: web.Request) -> web.Response:
+    state = _state(request)
+    return _json({"items": [_process_summary(state, name) for name in sorted(state.by_name)]})
+
+
+async def get_process(request: web.Request) -> web.Response:
+    state = _state(request)
+    name = request.match_info["name"]
+    if name not in state.by_name:
+        raise _not_found(f"process {name!r}")
+    return _json(_process_summary(state, name))
+
+
+def _timestamp(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise RequestError(
+            f"{name} is an ISO-8601 time or epoch seconds, not {value!r}", problem="invalid-query"
+        ) from None
+
+
+def _query(request: web.Request) -> ExecutionQuery:
+    params = request.query
+    status = params.get("status")
+    if status is not None and status not in STATUSES:
+        raise RequestError(
+            f"status is one of {', '.join(STATUSES)}, not {status!r}", problem="invalid-query"
+        )
+    try:
+        limit = int(params.get("limit", "50"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE:
+        raise RequestError(f"limit is between 1 and {MAX_PAGE}", problem="invalid-query")
+    return ExecutionQuery(
+        process=params.get("process"),
+        status=status,
+        since=_timestamp(params["since"], "since") if "since" in params else None,
+        until=_timestamp(params["until"], "until") if "until" in params else None,
+        cursor=params.get("cursor"),
+        limit=limit,
+    )
+
+
+async def list_executions(request: web.Request) -> web.Response:
+    query = _query(request)
+    records = await _state(request).store.list_executions(query)
+    next_cursor = records[-1].id if len(records) == query.limit else None
+    return _json(
+        {
+            "items": [record.as_dict(with_trace=False) for record in records],
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+async def get_execution(request: web.Request) -> web.Response:
+    execution_id = request.match_info["id"]
+    record = await _state(request).store.get_execution(execution_id)
+    if record is None:
+        raise _not_found(f"execution {execution_id!r}")
+    return _json(record.as_dict())
+
+
+def _execute_request(envelope: Any) -> dict[str, Any]:
+    """The Execute API's body: `{"properties": {...}, "body": ..., "input": "json"}`."""
+    if not isinstance(envelope, dict):
+        raise RequestError("the body is a JSON object", problem="invalid-execute-request")
+    properties = envelope.get("properties", {})
+    if not isinstance(properties, dict):
+        raise RequestError("properties is a JSON object", problem="invalid-execute-request")
+    body = envelope.get("body")
+    kind = envelope.get("input", "none" if body is None else "json")
+    if kind == "json":
+        raw, media_type = orjson.dumps(body), "application/json"
+    elif kind in ("xml", "raw"):
+        if not isinstance(body, str):
+            raise RequestError(
+                f"body is a string for input {kind}", problem="invalid-execute-request"
+            )
+        raw = body.encode("utf-8")
+        media_type = "application/xml" if kind == "xml" else "text/plain"
+    elif kind == "none":
+        raw, media_type = b"", ""
+    else:
+        raise RequestError(
+            "input is one of json, xml, raw, none", problem="invalid-execute-request"
+        )
+    return encode_request(kind, raw, media_type, {str(k): v for k, v in properties.items()})
+
+
+async def execute_process(request: web.Request) -> web.Response:
+    state = _state(request)
+    name = request.match_info["name"]
+    process = state.by_name.get(name)
+    if process is None:
+        raise _not_found(f"process {name!r}")
+    raw = await request.read()
+    try:
+        envelope = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"the body is not valid JSON: {exc}", problem="malformed-json") from None
+    stored = _execute_request(envelope)
+    wait = request.query.get("wait")
+    if wait is None:
+        accepted = await state.dispatcher.accept(
+            process,
+            stored,
+            trigger="api",
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+        )
+        return accepted_response(accepted.execution_id, duplicate=accepted.duplicate)
+    max_wait = parse_max_wait(wait, None)
+    documents = documents_from_request(stored)
+    outcome = await state.dispatcher.run(process, documents, trigger="api", max_wait=max_wait)
+    if isinstance(outcome, Pending):
+        return accepted_response(outcome.execution_id)
+    record = await state.store.get_execution(outcome.execution.id)
+    assert record is not None
+    return _json(
+        {"execution": record.as_dict(), "documents": snapshots(outcome.documents, [])},
+        headers={"X-Execution-Id": record.id},
+    )
+
+
+def _request_from_snapshots(inputs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Rebuild a request from a `record: full` input snapshot (single document)."""
+    if len(inputs) != 1:
+        return None
+    doc = inputs[0]
+    kind, body = doc.get("kind"), doc.get("body")
+    properties = doc.get("properties") or {}
+    if kind == "json":
+        return encode_request("json", orjson.dumps(body), "application/json", properties)
+    if kind == "xml":
+        return encode_request("xml", str(body).encode(), "application/xml", properties)
+    if kind == "raw":
+        return encode_request("raw", base64.b64decode(body or ""), doc["media_type"], properties)
+    if kind == "none":
+        return encode_request("none", b"", "", properties)
+    return None
+
+
+async def retry_execution(request: web.Request) -> web.Response:
+    state = _state(request)
+    execution_id = request.match_info["id"]
+    record = await state.store.get_execution(execution_id)
+    if record is None:
+        raise _not_found(f"execution {execution_id!r}")
+    if record.status != "failed":
+        raise RequestError(
+            f"only failed executions can be retried; this one is {record.status}",
+            status=409,
+            problem="not-retryable",
+            title="Conflict",
+        )
+    process = state.by_name.get(record.process)
+    if process is None:
+        raise _not_found(f"process {record.process!r}")
+    stored = await state.store.inbox_request(execution_id)
+    if stored is None and record.input:
+        stored = _request_from_snapshots(record.input)
+    if stored is None:
+        raise RequestError(
+            "the input of this execution was not kept (async listeners keep it; so does "
+            "`record: full`)",
+            status=409,
+            problem="input-not-kept",
+            title="Conflict",
+        )
+    accepted = await state.dispatcher.accept(
+        process, stored, trigger="retry", parent_id=execution_id
+    )
+    return accepted_response(accepted.execution_id)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(openapi_document())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/api/processes", list_processes)
+    app.router.add_get("/api/processes/{name}", get_process)
+    app.router.add_post("/api/processes/{name}/executions", execute_process)
+    app.router.add_get("/api/executions", list_executions)
+    app.router.add_get("/api/executions/{id}", get_execution)
+    app.router.add_post("/api/executions/{id}/retry", retry_execution)

@@ -1,0 +1,262 @@
+"""The dispatcher: runs executions for listeners and the API, durably when asked.
+
+* `run` executes inline (sync listeners, `?wait=` API calls); with a `max_wait` the caller
+  is answered when time is up while the execution goes on and is recorded.
+* `accept` writes a request to the store's inbox and hands it to the bounded worker pool;
+  the caller hears 202 only after the write is committed.
+
+Both count against `max_outstanding`; over it, callers get 503 with `Retry-After`
+instead of an unbounded queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.document import Document
+from runtime.engine import Execution, ExecutionResult, ExecutionStatus, Process
+from runtime.errors import RequestError, WharfError
+from runtime.ids import new_execution_id
+from runtime.inputs import documents_from_request
+from runtime.recording import execution_record, snapshots
+from runtime.store import Accepted, ExecutionRecord, InboxItem, Store
+
+log = logging.getLogger("wharf.dispatch")
+
+
+class Overloaded(RequestError):
+    def __init__(self, detail: str, retry_after: int = 1):
+        super().__init__(
+            detail,
+            status=503,
+            problem="overloaded",
+            title="Service overloaded",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+@dataclass(slots=True)
+class Pending:
+    """An execution still running when the caller's wait ran out."""
+
+    execution_id: str
+
+
+def parse_max_wait(value: str | None, default: float | None) -> float | None:
+    """A wait in milliseconds (`X-Max-Wait`, `?wait=`) as seconds."""
+    if value is None:
+        return default
+    try:
+        millis = int(value)
+    except ValueError:
+        millis = -1
+    if millis < 0:
+        raise RequestError(
+            f"a wait is a number of milliseconds, not {value!r}",
+            problem="invalid-max-wait",
+        )
+    return millis / 1000
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        processes: list[Process],
+        store: Store,
+        *,
+        workers: int = 8,
+        max_outstanding: int = 10_000,
+    ):
+        self.processes = {process.name: process for process in processes}
+        self.store = store
+        self.workers = workers
+        self.max_outstanding = max_outstanding
+        self.outstanding = 0  # accepted or running, not yet recorded
+        self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume what was accepted but not finished before the last stop, then serve."""
+        unfinished = await self.store.unfinished()
+        if unfinished:
+            log.info("resuming %d accepted execution(s) from the inbox", len(unfinished))
+        for item in unfinished:
+            self.outstanding += 1
+            self._queue.put_nowait(item)
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"wharf-worker-{n}")
+            for n in range(self.workers)
+        ]
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking inbox items; let running ones finish for up to `grace` seconds.
+
+        Items still queued stay in the store's inbox and resume on the next start."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()  # a worker busy with an item finishes it first (see _worker)
+        pending = [*self._tasks, *self._background]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=1)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def _reserve(self) -> None:
+        if self._stopping:
+            raise Overloaded("the server is stopping", retry_after=5)
+        if self.outstanding >= self.max_outstanding:
+            raise Overloaded(
+                f"{self.outstanding} executions are waiting or running (limit "
+                f"{self.max_outstanding}); retry later"
+            )
+        self.outstanding += 1
+
+    # --- async: durable accept ---------------------------------------------------------------
+
+    async def accept(
+        self,
+        process: Process,
+        request: dict[str, Any],
+        *,
+        trigger: str = "listener",
+        idempotency_key: str | None = None,
+        parent_id: str | None = None,
+    ) -> Accepted:
+        self._reserve()
+        item = InboxItem(
+            id=new_execution_id(),
+            process=process.name,
+            trigger=trigger,
+            received_at=time.time(),
+            request=request,
+            idempotency_key=idempotency_key,
+            parent_id=parent_id,
+        )
+        try:
+            accepted = await self.store.accept(item)
+        except BaseException:
+            self.outstanding -= 1
+            raise
+        if accepted.duplicate:
+            self.outstanding -= 1
+        else:
+            self._queue.put_nowait(item)
+        return accepted
+
+    async def _worker(self) -> None:
+        while True:
+            item = await self._queue.get()
+            # Shield the item from stop()'s cancel: it finishes, or stop() gives up on it.
+            await asyncio.shield(self._run_item(item))
+
+    async def _run_item(self, item: InboxItem) -> None:
+        try:
+            process = self.processes.get(item.process)
+            if process is None:
+                log.error("inbox item %s names unknown process %s", item.id, item.process)
+                await self._save_unrunnable(item, f"process {item.process!r} is not loaded")
+                return
+            try:
+                documents = documents_from_request(item.request)
+            except WharfError as exc:
+                await self._save_unrunnable(item, exc.detail)
+                return
+            await self._execute(process, documents, item.trigger, item.id, item, finish_inbox=True)
+        except Exception:
+            log.exception("worker failed on inbox item %s; it stays in the inbox", item.id)
+        finally:
+            self.outstanding -= 1
+
+    async def _save_unrunnable(self, item: InboxItem, message: str) -> None:
+        now = time.time()
+        record = ExecutionRecord(
+            id=item.id,
+            process=item.process,
+            trigger=item.trigger,
+            status=str(ExecutionStatus.FAILED),
+            created_at=item.received_at,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0.0,
+            error={"type": "RequestError", "message": message, "step": None},
+            parent_id=item.parent_id,
+            idempotency_key=item.idempotency_key,
+        )
+        await self.store.save_execution(record, finish_inbox=True)
+
+    # --- sync: inline with an optional wait limit -------------------------------------------------
+
+    async def run(
+        self,
+        process: Process,
+        documents: list[Document],
+        *,
+        trigger: str = "listener",
+        max_wait: float | None = None,
+    ) -> ExecutionResult | Pending:
+        self._reserve()
+        created = time.time()
+        execution_id = new_execution_id()
+        task = asyncio.create_task(
+            self._execute(process, documents, trigger, execution_id, None, created_at=created)
+        )
+        task.add_done_callback(self._release)
+        if max_wait is None:
+            return await task
+        done, _ = await asyncio.wait({task}, timeout=max_wait)
+        if done:
+            return task.result()
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        # Record it as running now, so the status link answers at once.
+        running = Execution(process.name, trigger, id=execution_id)
+        running.status = ExecutionStatus.RUNNING
+        await self.store.save_execution(execution_record(running, "summary", created_at=created))
+        return Pending(execution_id)
+
+    def _release(self, task: asyncio.Task[Any]) -> None:
+        self.outstanding -= 1
+        if not task.cancelled() and task.exception() is not None:
+            log.error("execution task failed", exc_info=task.exception())
+
+    async def _execute(
+        self,
+        process: Process,
+        documents: list[Document],
+        trigger: str,
+        execution_id: str,
+        item: InboxItem | None,
+        *,
+        finish_inbox: bool = False,
+        created_at: float | None = None,
+    ) -> ExecutionResult:
+        definition = process.definition
+        level = definition.record
+        inputs = snapshots(documents, definition.redact) if level != "summary" else None
+        result = await process.execute(documents, trigger=trigger, execution_id=execution_id)
+        record = execution_record(
+            result.execution,
+            level,
+            redact_names=definition.redact,
+            inputs=inputs,
+            outputs=result.documents,
+            created_at=item.received_at if item else created_at,
+            parent_id=item.parent_id if item else None,
+            idempotency_key=item.idempotency_key if item else None,
+        )
+        await self.store.save_execution(record, finish_inbox=finish_inbox)
+        return result
