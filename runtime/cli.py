@@ -45,6 +45,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "max_body": args.max_body,
             "shutdown_timeout": args.shutdown_timeout,
             "log_level": args.log_level,
+            "store": args.store,
         }.items()
         if value is not None
     }
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-body", type=int, help="default body limit in bytes (WHARF_MAX_BODY)")
     run.add_argument("--shutdown-timeout", help="drain time on SIGTERM (WHARF_SHUTDOWN_TIMEOUT)")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--store", help="store URL (WHARF_STORE, default sqlite:///.wharf/wharf.db)")
     run.set_defaults(func=_cmd_run)
 
     validate = commands.add_parser("validate", help="check process files, report every problem")
@@ -106,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="print the component reference (Markdown)")
     docs.add_argument("--output", help="write to this file instead of stdout")
     docs.set_defaults(func=_cmd_docs)
+
+    from runtime.cli_executions import add_commands
+
+    add_commands(commands)
     return parser
 
 

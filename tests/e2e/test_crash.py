@@ -1,0 +1,140 @@
+"""Acknowledged means never lost: kill -9 mid-burst, restart, count the records."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import textwrap
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.serverproc import WharfServer
+
+pytestmark = pytest.mark.e2e
+
+REQUESTS = 2000
+KILL_AFTER = 700  # 202s received before the kill
+
+PROCESS = textwrap.dedent(
+    """
+    name: ingest
+    trigger:
+      http:
+        method: POST
+        path: /ingest
+        input: json
+        mode: async
+    steps:
+      - delay: {duration: 15ms}   # slower than accepting, so the inbox holds work at the kill
+      - map:
+          fields:
+            n: doc.n
+    """
+)
+
+
+async def _fire(url: str, keys: list[str], kill_after: int, server: WharfServer) -> dict[str, str]:
+    """Send every request concurrently; kill the server after `kill_after` 202s."""
+    acknowledged: dict[str, str] = {}
+    killed = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=400)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def one(key: str) -> None:
+            try:
+                async with session.post(
+                    f"{url}/ingest",
+                    json={"n": key},
+                    headers={"Idempotency-Key": key},
+                ) as response:
+                    body = await response.json()
+                    if response.status == 202:
+                        acknowledged[key] = body["execution_id"]
+            except (TimeoutError, aiohttp.ClientError, ValueError):
+                return  # no 202: not acknowledged
+            if len(acknowledged) >= kill_after and not killed.is_set():
+                killed.set()
+                server.kill()
+
+        await asyncio.gather(*(one(key) for key in keys))
+    return acknowledged
+
+
+async def _resend(url: str, keys: list[str]) -> dict[str, str]:
+    results: dict[str, str] = {}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+
+        async def one(key: str) -> None:
+            async with session.post(
+                f"{url}/ingest", json={"n": key}, headers={"Idempotency-Key": key}
+            ) as response:
+                assert response.status == 202, await response.text()
+                results[key] = (await response.json())["execution_id"]
+
+        await asyncio.gather(*(one(key) for key in keys))
+    return results
+
+
+async def _wait_until_drained(url: str, deadline: float) -> None:
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            busy = 0
+            for status in ("queued", "running"):
+                params = {"status": status, "limit": "1"}
+                async with session.get(f"{url}/api/executions", params=params) as response:
+                    busy += len((await response.json())["items"])
+            if not busy:
+                return
+            await asyncio.sleep(0.2)
+    raise AssertionError("executions still queued or running")
+
+
+async def test_acknowledged_requests_survive_kill_9(tmp_path: Path) -> None:
+    processes = tmp_path / "processes"
+    processes.mkdir()
+    (processes / "ingest.yaml").write_text(PROCESS)
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    options = ("--store", store, "--log-level", "WARNING")
+    keys = [f"key-{i:05d}" for i in range(REQUESTS)]
+
+    first = WharfServer(processes, *options, cwd=tmp_path).start()
+    try:
+        acknowledged = await _fire(first.url, keys, KILL_AFTER, first)
+    finally:
+        first.kill()
+    assert first.proc is not None and first.proc.returncode == -9
+    assert len(acknowledged) >= KILL_AFTER
+
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        unfinished = {row[0] for row in db.execute("SELECT id FROM inbox WHERE done = 0")}
+    assert unfinished, "the kill should leave accepted work in the inbox"
+
+    with WharfServer(processes, *options, cwd=tmp_path) as second:
+        await _wait_until_drained(second.url, time.monotonic() + 60)
+        # Deliveries are retried by senders: every acknowledged key again, and every key
+        # that never heard 202. Acknowledged ones must come back as the same execution.
+        replayed = await _resend(second.url, keys)
+        await _wait_until_drained(second.url, time.monotonic() + 60)
+    for key, execution_id in acknowledged.items():
+        assert replayed[key] == execution_id
+
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        rows = db.execute("SELECT id, idempotency_key, status FROM executions").fetchall()
+        pending = db.execute("SELECT count(*) FROM inbox WHERE done = 0").fetchone()[0]
+    by_key: dict[str, list[tuple[str, str]]] = {}
+    for execution_id, key, status in rows:
+        by_key.setdefault(key, []).append((execution_id, status))
+    assert pending == 0
+    assert set(by_key) == set(keys)
+    for key in keys:
+        assert len(by_key[key]) == 1, f"{key} ran {len(by_key[key])} times"
+        execution_id, status = by_key[key][0]
+        assert status == "succeeded"
+        if key in acknowledged:
+            assert execution_id == acknowledged[key]
+    succeeded = {execution_id for group in by_key.values() for execution_id, _ in group}
+    assert unfinished <= succeeded, "work left in the inbox by the kill was resumed"
