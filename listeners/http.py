@@ -83,7 +83,7 @@ class HttpTrigger(TriggerConfig):
 
     def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
         listener = HttpListener(self, process, state)
-        app.router.add_route(self.method, self.path, listener.handle, name=process.name)
+        app.router.add_route(self.method, self.path, listener.handle)
 
 
 class HttpListener:

@@ -59,8 +59,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         problem="body-too-large",
         title="Request body too large",
     )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise too_large
+        return await request.content.readexactly(length) if length else b""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(65536):

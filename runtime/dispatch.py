@@ -70,11 +70,13 @@ class Dispatcher:
         *,
         workers: int = 8,
         max_outstanding: int = 10_000,
+        max_pending_writes: int = 2_000,
     ):
         self.processes = {process.name: process for process in processes}
         self.store = store
         self.workers = workers
         self.max_outstanding = max_outstanding
+        self.max_pending_writes = max_pending_writes
         self.outstanding = 0  # accepted or running, not yet recorded
         self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -211,12 +213,14 @@ class Dispatcher:
         self._reserve()
         created = time.time()
         execution_id = new_execution_id()
-        task = asyncio.create_task(
-            self._execute(process, documents, trigger, execution_id, None, created_at=created)
-        )
-        task.add_done_callback(self._release)
+        work = self._execute(process, documents, trigger, execution_id, None, created_at=created)
         if max_wait is None:
-            return await task
+            try:
+                return await work
+            finally:
+                self.outstanding -= 1
+        task = asyncio.create_task(work)
+        task.add_done_callback(self._release)
         done, _ = await asyncio.wait({task}, timeout=max_wait)
         if done:
             return task.result()
@@ -244,6 +248,8 @@ class Dispatcher:
         finish_inbox: bool = False,
         created_at: float | None = None,
     ) -> ExecutionResult:
+        """Run and record. Inbox items wait for their record's commit (it marks them done);
+        inline runs queue it, waiting only when the store falls behind."""
         definition = process.definition
         level = definition.record
         inputs = snapshots(documents, definition.redact) if level != "summary" else None
@@ -258,5 +264,10 @@ class Dispatcher:
             parent_id=item.parent_id if item else None,
             idempotency_key=item.idempotency_key if item else None,
         )
-        await self.store.save_execution(record, finish_inbox=finish_inbox)
+        if item is not None:
+            await self.store.save_execution(record, finish_inbox=finish_inbox)
+        else:
+            written = self.store.save_execution_soon(record)
+            if self.store.pending_writes > self.max_pending_writes:
+                await written
         return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,8 +54,8 @@ class Execution:
     trigger: str
     id: str = field(default_factory=new_execution_id)
     status: ExecutionStatus = ExecutionStatus.QUEUED
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: float | None = None  # epoch seconds
+    finished_at: float | None = None
     documents_in: int = 0
     documents_out: int = 0
     trace: list[StepTrace] = field(default_factory=list)
@@ -66,7 +65,7 @@ class Execution:
     def duration_ms(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
-        return (self.finished_at - self.started_at).total_seconds() * 1000
+        return (self.finished_at - self.started_at) * 1000
 
     async def run_step(self, step: Step, documents: list[Document]) -> list[Document]:
         started = time.perf_counter()
@@ -86,26 +85,27 @@ class Execution:
         entry.documents_out = len(result)
         return result
 
+    def error_summary(self) -> dict[str, Any] | None:
+        if self.error is None:
+            return None
+        return {
+            "type": type(self.error.root).__name__,
+            "message": self.error.detail,
+            "step": self.error.step_path,
+        }
+
     def summary(self) -> dict[str, Any]:
-        error = None
-        if self.error is not None:
-            root = self.error.root
-            error = {
-                "type": type(root).__name__,
-                "message": self.error.detail,
-                "step": self.error.step_path,
-            }
         return {
             "id": self.id,
             "process": self.process,
             "trigger": self.trigger,
             "status": str(self.status),
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
             "duration_ms": self.duration_ms,
             "documents_in": self.documents_in,
             "documents_out": self.documents_out,
-            "error": error,
+            "error": self.error_summary(),
             "trace": [entry.as_dict() for entry in self.trace],
         }
 
@@ -133,12 +133,14 @@ class Process:
         execution_id: str | None = None,
     ) -> ExecutionResult:
         """Run the steps. Step failures are recorded on the execution, not raised."""
-        execution = Execution(self.name, trigger)
-        if execution_id is not None:
-            execution.id = execution_id
+        execution = (
+            Execution(self.name, trigger, id=execution_id)
+            if execution_id is not None
+            else Execution(self.name, trigger)
+        )
         execution.documents_in = len(documents)
         execution.status = ExecutionStatus.RUNNING
-        execution.started_at = datetime.now(UTC)
+        execution.started_at = time.time()
         result: list[Document] = []
         try:
             result = await self.pipeline.run(documents, execution)
@@ -158,7 +160,7 @@ class Process:
                 )
         else:
             execution.status = ExecutionStatus.SUCCEEDED
-        execution.finished_at = datetime.now(UTC)
+        execution.finished_at = time.time()
         execution.documents_out = len(result)
         log.info(
             "execution %s process=%s trigger=%s status=%s duration_ms=%.2f docs=%d->%d",

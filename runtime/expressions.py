@@ -31,6 +31,7 @@ from pydantic import PlainValidator, ValidationInfo, WithJsonSchema
 
 from runtime.document import Document
 from runtime.errors import DocumentError, ExpressionError
+from runtime.fastpath import compile_fast
 
 NAMESPACES_VAR = "wharf_namespaces"
 BASE_NAMES = frozenset({"doc", "props"})
@@ -148,12 +149,16 @@ class Expression:
         try:
             self._compiled = _ENV.compile_expression(source, undefined_to_none=False)
             _check_names(source, "{{ " + source + " }}", extra_names)
+            self._fast = compile_fast(source, _ENV)
         except TemplateError as exc:
             raise ValueError(f"invalid expression {source!r}: {exc}") from None
 
     def evaluate(self, variables: Mapping[str, Any]) -> Any:
         try:
-            result = self._compiled(**variables, **{NAMESPACES_VAR: self.namespaces})
+            if self._fast is not None:
+                result = self._fast(variables)
+            else:
+                result = self._compiled(**variables, **{NAMESPACES_VAR: self.namespaces})
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
         except (TemplateError, DocumentError, ArithmeticError, TypeError, ValueError) as exc:

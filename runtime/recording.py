@@ -92,11 +92,10 @@ def execution_record(
     idempotency_key: str | None = None,
 ) -> ExecutionRecord:
     names = frozenset(name.lower() for name in redact_names)
-    summary = execution.summary()
     failed = execution.status is ExecutionStatus.FAILED
     keep_trace = level in ("full", "summary") or failed
     keep_input = level == "full" or (level == "errors" and failed)
-    started = execution.started_at.timestamp() if execution.started_at else None
+    started = execution.started_at
     return ExecutionRecord(
         id=execution.id,
         process=execution.process,
@@ -104,12 +103,12 @@ def execution_record(
         status=str(execution.status),
         created_at=created_at if created_at is not None else (started or 0.0),
         started_at=started,
-        finished_at=execution.finished_at.timestamp() if execution.finished_at else None,
+        finished_at=execution.finished_at,
         duration_ms=execution.duration_ms,
         documents_in=execution.documents_in,
         documents_out=execution.documents_out,
-        error=summary["error"],
-        trace=summary["trace"] if keep_trace else [],
+        error=execution.error_summary(),
+        trace=[entry.as_dict() for entry in execution.trace] if keep_trace else [],
         input=inputs if keep_input else None,
         output=[snapshot(d, names) for d in outputs]
         if level == "full" and outputs is not None

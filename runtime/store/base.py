@@ -6,6 +6,7 @@ is the default and a PostgreSQL backend can follow without touching them.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,8 @@ class Accepted:
 
 
 class Store(ABC):
-    """Durable state. Every write method returns once the write is committed to disk."""
+    """Durable state. Every async write method returns once the write is committed to disk;
+    every read sees the writes submitted before it."""
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -109,6 +111,16 @@ class Store(ABC):
     @abstractmethod
     async def save_execution(self, record: ExecutionRecord, *, finish_inbox: bool = False) -> None:
         """Insert or update a record; `finish_inbox` also marks its inbox item done."""
+
+    @abstractmethod
+    def save_execution_soon(self, record: ExecutionRecord) -> asyncio.Future[None]:
+        """Queue a record write without waiting for its commit (sync executions, whose
+        caller already has the result). Reads made afterwards still see it."""
+
+    @property
+    @abstractmethod
+    def pending_writes(self) -> int:
+        """Writes queued but not yet committed (for back-pressure)."""
 
     @abstractmethod
     async def find_idempotent(self, process: str, key: str) -> str | None: ...

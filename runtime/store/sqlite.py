@@ -139,6 +139,11 @@ def _record(row: Iterable[Any]) -> ExecutionRecord:
     )
 
 
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("store: a queued record write failed", exc_info=future.exception())
+
+
 class _Write:
     __slots__ = ("finish_inbox", "future", "item", "record")
 
@@ -234,6 +239,22 @@ class SQLiteStore(Store):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._submit(_Write(future, record=record, finish_inbox=finish_inbox))
 
+    def save_execution_soon(self, record: ExecutionRecord) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_log_failure)
+        self._submit(_Write(future, record=record))
+        return future
+
+    @property
+    def pending_writes(self) -> int:
+        return len(self._pending)
+
+    async def _barrier(self) -> None:
+        """Wait until every write submitted so far is committed (read-your-writes)."""
+        if self._pending:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            await self._submit(_Write(future))
+
     async def _write_loop(self) -> None:
         while True:
             await self._wakeup.wait()
@@ -324,9 +345,11 @@ class SQLiteStore(Store):
     # --- reads ---------------------------------------------------------------------------
 
     async def find_idempotent(self, process: str, key: str) -> str | None:
+        await self._barrier()
         return await self._find_key(process, key)
 
     async def unfinished(self) -> list[InboxItem]:
+        await self._barrier()
         sql = (
             "SELECT id, process, trigger, received_at, request, idempotency_key, parent_id "
             "FROM inbox WHERE done = 0 ORDER BY id"
@@ -339,6 +362,7 @@ class SQLiteStore(Store):
         ]
 
     async def inbox_request(self, execution_id: str) -> dict[str, Any] | None:
+        await self._barrier()
         async with self.conn.execute(
             "SELECT request FROM inbox WHERE id = ?", (execution_id,)
         ) as cursor:
@@ -346,12 +370,14 @@ class SQLiteStore(Store):
         return None if row is None else dict(orjson.loads(row[0]))
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        await self._barrier()
         sql = f"SELECT {_RECORD_COLUMNS} FROM executions WHERE id = ?"
         async with self.conn.execute(sql, (execution_id,)) as cursor:
             row = await cursor.fetchone()
         return None if row is None else _record(row)
 
     async def list_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]:
+        await self._barrier()
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (("process", query.process), ("status", query.status)):

@@ -1,0 +1,202 @@
+"""Listener throughput and latency, as ratios against a raw aiohttp baseline, in one run.
+
+    python benchmarks/listeners.py [--rounds 3] [--duration 5] [--connections 64]
+
+Needs `wrk` (Debian/Ubuntu: `apt-get install wrk`). Measures:
+  (a) a minimal aiohttp handler doing the same JSON parse/serialize,
+  (b) a Wharf sync JSON process (parse -> map -> respond) with summary records,
+  (c) a Wharf async durable-accept listener (fsync'd group commits before each 202),
+then an overload phase: ~10x the sustainable rate of a slow async process for 30 s,
+sampling the server's RSS and counting 503s and socket timeouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def start(command: list[str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_port(port)
+    return proc
+
+
+def wharf(port: int, store: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "runtime.cli", "run", str(HERE / "processes"),
+        "--port", str(port), "--store", f"sqlite:///{store}", "--log-level", "WARNING", *extra,
+    ]  # fmt: skip
+
+
+def parse_latency(text: str, label: str) -> float:
+    match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, duration: int, connections: int, timeout: str = "5s") -> dict[str, float]:
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout}",
+        "--latency", "-s", str(HERE / "post.lua"), url,
+    ]  # fmt: skip
+    text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    total = re.search(r"(\d+) requests in", text)
+    return {
+        "rps": rps,
+        "p50": parse_latency(text, "50"),
+        "p99": parse_latency(text, "99"),
+        "requests": float(total.group(1)) if total else 0.0,
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "timeouts": float(errors.group(4)) if errors else 0.0,
+        "socket_errors": float(sum(int(g) for g in errors.groups()[:3])) if errors else 0.0,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+CASES = {
+    "a": "raw aiohttp JSON handler",
+    "b": "Wharf sync JSON process",
+    "c": "Wharf async durable accept",
+}
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> None:
+    """Rounds of a, b, c in turn; medians, so drifting machine load hits all three alike."""
+    raw_port, wharf_port = free_port(), free_port()
+    raw = start([sys.executable, str(HERE / "raw_server.py"), str(raw_port)], raw_port, workdir)
+    server = start(wharf(wharf_port, workdir / "bench.db"), wharf_port, workdir)
+    urls = {
+        "a": f"http://127.0.0.1:{raw_port}/orders",
+        "b": f"http://127.0.0.1:{wharf_port}/sync/orders",
+        "c": f"http://127.0.0.1:{wharf_port}/async/orders",
+    }
+    rounds: dict[str, list[dict[str, float]]] = {key: [] for key in CASES}
+    try:
+        for url in urls.values():
+            run_wrk(url, 2, args.connections)  # warm-up
+        for _ in range(args.rounds):
+            for key, url in urls.items():
+                rounds[key].append(run_wrk(url, args.duration, args.connections))
+    finally:
+        for proc in (raw, server):
+            proc.terminate()
+            proc.wait()
+
+    def median(key: str, field: str) -> float:
+        return statistics.median(r[field] for r in rounds[key])
+
+    base = median("a", "rps")
+    print(
+        f"\n{args.rounds} rounds x {args.duration}s per case, wrk -t1 -c{args.connections}; "
+        "medians (min-max req/s)"
+    )
+    print(f"{'case':34} {'req/s':>9} {'range':>13} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
+    for key, name in CASES.items():
+        values = [r["rps"] for r in rounds[key]]
+        spread = f"{min(values):.0f}-{max(values):.0f}"
+        print(
+            f"({key}) {name:30} {median(key, 'rps'):9.0f} {spread:>13} "
+            f"{median(key, 'p50'):8.2f} {median(key, 'p99'):8.2f} {median(key, 'rps') / base:6.2f}"
+        )
+    print("targets: (b) >= 0.50, (c) >= 0.35 of (a)")
+    overload(args, workdir)
+
+
+def overload(args: argparse.Namespace, workdir: Path) -> None:
+    """~10x the sustainable rate of a slow async process; RSS must stay bounded."""
+    port = free_port()
+    store = workdir / "overload.db"
+    # 8 workers x 20/s (50 ms each) = 160/s sustainable; the accept path takes far more.
+    os.environ.update({"WHARF_WORKERS": "8", "WHARF_MAX_OUTSTANDING": str(args.max_outstanding)})
+    server = start(wharf(port, store), port, workdir)
+    peak = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, rss_mb(server.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        r = run_wrk(f"http://127.0.0.1:{port}/slow/orders", args.overload_seconds, 256, "10s")
+    finally:
+        stop.set()
+        sampler.join()
+        server.terminate()
+        server.wait()
+    accepted = r["requests"] - r["non2xx"]
+    sustainable = 160.0
+    print(
+        f"\noverload {args.overload_seconds}s: offered {r['rps']:.0f} req/s "
+        f"(~{r['rps'] / sustainable:.0f}x the sustainable {sustainable:.0f}/s), "
+        f"{accepted:.0f} accepted, {r['non2xx']:.0f} answered 503, "
+        f"{r['timeouts']:.0f} timeouts, {r['socket_errors']:.0f} socket errors, "
+        f"p99 {r['p99']:.1f} ms, peak RSS {peak:.0f} MB (limit 300 MB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per case per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--overload-seconds", type=int, default=30)
+    parser.add_argument("--max-outstanding", type=int, default=2000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory(prefix="wharf-bench-") as workdir:
+        measure(args, Path(workdir))
+
+
+if __name__ == "__main__":
+    main()
