@@ -51,7 +51,7 @@ def compile_fast(source: str, env: SandboxedEnvironment) -> Compiled | None:
     return _compile(output[0], env)
 
 
-def _compile(node: nodes.Node, env: SandboxedEnvironment) -> Compiled | None:  # noqa: PLR0911
+def _compile(node: nodes.Node, env: SandboxedEnvironment) -> Compiled | None:
     if isinstance(node, nodes.Const):
         value = node.value
         return lambda names: value

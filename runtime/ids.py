@@ -1,22 +1,36 @@
-"""Execution ids: UUIDv7 (RFC 9562), so ids sort by creation time."""
+"""Execution ids: UUIDv7 (RFC 9562), so ids sort by creation time.
+
+The random bits come from the OS (ids must not be guessable), read 4 KiB at a time:
+one syscall per id would cost more than the rest of building it.
+"""
 
 from __future__ import annotations
 
 import os
-import random
 import time
 import uuid
 
-# Seeded once from the OS; one urandom syscall per id costs more than the rest of it.
-_random = random.Random(os.urandom(32))
+_BUFFER_SIZE = 4096
+_RANDOM_BYTES = 10
+_buffer = b""
+_offset = _BUFFER_SIZE
+
+
+def _random_bits() -> int:
+    global _buffer, _offset
+    if _offset + _RANDOM_BYTES > len(_buffer):
+        _buffer, _offset = os.urandom(_BUFFER_SIZE), 0
+    chunk = _buffer[_offset : _offset + _RANDOM_BYTES]
+    _offset += _RANDOM_BYTES
+    return int.from_bytes(chunk, "big")
 
 
 def new_execution_id() -> str:
     millis = time.time_ns() // 1_000_000
-    rand = _random.getrandbits(74)
+    rand = _random_bits()
     value = (millis & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version 7
-    value |= (rand >> 62) << 64  # rand_a, 12 bits
+    value |= ((rand >> 68) & 0xFFF) << 64  # rand_a, 12 bits
     value |= 0b10 << 62  # RFC 9562 variant
     value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
     return str(uuid.UUID(int=value))
