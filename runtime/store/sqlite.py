@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +144,14 @@ def _log_failure(future: asyncio.Future[None]) -> None:
         log.error("store: a queued record write failed", exc_info=future.exception())
 
 
+Job = Callable[[aiosqlite.Connection], Awaitable[Any]]
+
+
 class _Write:
-    __slots__ = ("finish_inbox", "future", "item", "record")
+    """One queued write: an accepted item, a record, or a job (e.g. pruning), or nothing
+    (a barrier that only waits for the writes queued before it)."""
+
+    __slots__ = ("finish_inbox", "future", "item", "job", "record")
 
     def __init__(
         self,
@@ -153,11 +159,13 @@ class _Write:
         item: InboxItem | None = None,
         record: ExecutionRecord | None = None,
         finish_inbox: bool = False,
+        job: Job | None = None,
     ):
         self.future = future
         self.item = item
         self.record = record
         self.finish_inbox = finish_inbox
+        self.job = job
 
 
 class SQLiteStore(Store):
@@ -166,6 +174,7 @@ class SQLiteStore(Store):
         self.max_batch = max_batch
         self._conn: aiosqlite.Connection | None = None
         self._pending: list[_Write] = []
+        self._applying = False  # a batch is being written
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -251,7 +260,7 @@ class SQLiteStore(Store):
 
     async def _barrier(self) -> None:
         """Wait until every write submitted so far is committed (read-your-writes)."""
-        if self._pending:
+        if self._pending or self._applying:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             await self._submit(_Write(future))
 
@@ -262,6 +271,7 @@ class SQLiteStore(Store):
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
+                self._applying = True
                 try:
                     results = await self._apply(batch)
                 except Exception as exc:
@@ -270,6 +280,8 @@ class SQLiteStore(Store):
                         if not write.future.done():
                             write.future.set_exception(exc)
                     continue
+                finally:
+                    self._applying = False
                 for write, result in zip(batch, results, strict=True):
                     if not write.future.done():
                         write.future.set_result(result)
@@ -312,6 +324,7 @@ class SQLiteStore(Store):
             if finished:
                 await conn.executemany("UPDATE inbox SET done = 1 WHERE id = ?", finished)
             owners = await self._idempotency_owners(accepts)
+            job_results = {id(w): await w.job(conn) for w in batch if w.job is not None}
             await conn.execute("COMMIT")
         except BaseException:
             await conn.execute("ROLLBACK")
@@ -319,7 +332,7 @@ class SQLiteStore(Store):
         results: list[Any] = []
         for write in batch:
             if write.item is None:
-                results.append(None)
+                results.append(job_results.get(id(write)))
                 continue
             item = write.item
             owner = owners.get((item.process, item.idempotency_key or ""), item.id)
@@ -401,10 +414,9 @@ class SQLiteStore(Store):
 
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:
         finished = "status IN ('succeeded', 'failed')"
-        deleted = 0
-        conn = self.conn
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
+
+        async def job(conn: aiosqlite.Connection) -> int:
+            deleted = 0
             if older_than is not None:
                 cursor = await conn.execute(
                     f"DELETE FROM executions WHERE {finished} AND created_at < ?", (older_than,)
@@ -420,8 +432,8 @@ class SQLiteStore(Store):
             await conn.execute(
                 "DELETE FROM inbox WHERE done = 1 AND id NOT IN (SELECT id FROM executions)"
             )
-            await conn.execute("COMMIT")
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
+            return deleted
+
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        deleted: int = await self._submit(_Write(future, job=job))
         return deleted
