@@ -175,6 +175,7 @@ class SQLiteStore(Store):
         self._conn: aiosqlite.Connection | None = None
         self._pending: list[_Write] = []
         self._applying = False  # a batch is being written
+        self.commits = 0  # transactions committed by the writer (group-commit observability)
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -326,6 +327,7 @@ class SQLiteStore(Store):
             owners = await self._idempotency_owners(accepts)
             job_results = {id(w): await w.job(conn) for w in batch if w.job is not None}
             await conn.execute("COMMIT")
+            self.commits += 1
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
