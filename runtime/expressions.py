@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Protocol
 
-from jinja2 import StrictUndefined, TemplateError, Undefined, meta, pass_context
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined, meta, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lxml import etree
@@ -92,9 +92,14 @@ def _uuid() -> str:
     return str(uuid_module.uuid4())
 
 
+class StrictChainableUndefined(ChainableUndefined, StrictUndefined):
+    """A missing value fails as soon as it is used, but `doc.a.b.c | default(x)` still
+    works when `a` is missing: attribute access chains on, like optional chaining."""
+
+
 def _make_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True
+        undefined=StrictChainableUndefined, autoescape=autoescape, keep_trailing_newline=True
     )
     env.globals.update(
         xpath=_xpath, xpath_list=_xpath_list, xpath_nodes=_xpath_nodes, now=_now, uuid=_uuid
