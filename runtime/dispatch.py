@@ -80,7 +80,8 @@ class Dispatcher:
         self.outstanding = 0  # accepted or running, not yet recorded
         self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()  # sync runs past their max_wait
+        self._running: set[asyncio.Task[None]] = set()  # inbox items being worked on
         self._stopping = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -104,8 +105,8 @@ class Dispatcher:
         Items still queued stay in the store's inbox and resume on the next start."""
         self._stopping = True
         for task in self._tasks:
-            task.cancel()  # a worker busy with an item finishes it first (see _worker)
-        pending = [*self._tasks, *self._background]
+            task.cancel()  # idle workers stop; items already taken run on (see _worker)
+        pending = [*self._running, *self._background]
         if pending:
             _, still = await asyncio.wait(pending, timeout=grace)
             for task in still:
@@ -162,8 +163,12 @@ class Dispatcher:
     async def _worker(self) -> None:
         while True:
             item = await self._queue.get()
-            # Shield the item from stop()'s cancel: it finishes, or stop() gives up on it.
-            await asyncio.shield(self._run_item(item))
+            # The item runs in its own task, shielded from stop()'s cancel of the worker:
+            # it finishes, or stop() gives up on it after the grace period.
+            task = asyncio.create_task(self._run_item(item))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            await asyncio.shield(task)
 
     async def _run_item(self, item: InboxItem) -> None:
         try:

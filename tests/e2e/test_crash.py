@@ -138,3 +138,36 @@ async def test_acknowledged_requests_survive_kill_9(tmp_path: Path) -> None:
             assert execution_id == acknowledged[key]
     succeeded = {execution_id for group in by_key.values() for execution_id, _ in group}
     assert unfinished <= succeeded, "work left in the inbox by the kill was resumed"
+
+
+SLOW_ASYNC = """
+name: slow-ingest
+trigger:
+  http: {method: POST, path: /slow, input: json, mode: async}
+steps:
+  - delay: {duration: 800ms}
+"""
+
+
+async def test_sigterm_lets_running_work_finish(tmp_path: Path) -> None:
+    processes = tmp_path / "processes"
+    processes.mkdir()
+    (processes / "slow.yaml").write_text(SLOW_ASYNC)
+    store = tmp_path / "store.db"
+    server = WharfServer(processes, "--store", f"sqlite:///{store}", cwd=tmp_path).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{server.url}/slow", json={}) as response:
+                assert response.status == 202
+                execution_id = (await response.json())["execution_id"]
+            await asyncio.sleep(0.2)  # the worker has taken it
+        assert server.stop() == 0
+    finally:
+        server.kill()
+    with sqlite3.connect(store) as db:
+        status = db.execute(
+            "SELECT status FROM executions WHERE id = ?", (execution_id,)
+        ).fetchone()
+        pending = db.execute("SELECT count(*) FROM inbox WHERE done = 0").fetchone()[0]
+    assert status == ("succeeded",)
+    assert pending == 0
