@@ -68,7 +68,7 @@ def parse_xml(data: bytes | str) -> etree._Element:
         root = etree.fromstring(data, _xml_parser())
     except etree.XMLSyntaxError as exc:
         raise MalformedXML(f"the body is not well-formed XML: {exc.msg}") from None
-    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+    if root.getroottree().docinfo.doctype:
         raise MalformedXML("DOCTYPE declarations are not allowed")
     return root
 

@@ -67,10 +67,10 @@ class StepEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     def unwrap(self) -> tuple[str, Step]:
-        for name in type(self).model_fields:
+        for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             if value is not None:
-                return name, value
+                return field.alias or name, value
         raise AssertionError("a validated step entry always has one step")  # pragma: no cover
 
 

@@ -34,10 +34,14 @@ class _StepEntryBase(StepEntry):
 
 
 def _entry_fields(components: dict[str, type[BaseModel]]) -> dict[str, Any]:
-    return {
-        name: (cls | None, Field(default=None, description=(cls.__doc__ or "").strip()))
-        for name, cls in sorted(components.items())
-    }
+    """One optional field per component. A kind that clashes with a pydantic attribute
+    (`validate`) gets a trailing `_` in Python and keeps its name in YAML as the alias."""
+    fields = {}
+    for name, cls in sorted(components.items()):
+        python_name = f"{name}_" if hasattr(BaseModel, name) else name
+        description = (cls.__doc__ or "").strip()
+        fields[python_name] = (cls | None, Field(default=None, alias=name, description=description))
+    return fields
 
 
 AnyStep: type[StepEntry] = create_model(
@@ -72,10 +76,10 @@ class TriggerEntry(BaseModel):
         return single_key(data, "trigger", list(registry.TRIGGERS))
 
     def unwrap(self) -> tuple[str, TriggerConfig]:
-        for name in type(self).model_fields:
+        for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             if value is not None:
-                return name, value
+                return field.alias or name, value
         raise ValueError("a trigger needs its configuration")
 
 

@@ -4,6 +4,7 @@ from processes.steps import (
     combine,
     delay,
     fail,
+    json_to_xml,
     map,
     parse,
     route,
@@ -12,12 +13,17 @@ from processes.steps import (
     split,
     template,
     try_,
+    validate,
+    xml_to_json,
+    xpath,
+    xslt,
 )
 
 __all__ = [
     "combine",
     "delay",
     "fail",
+    "json_to_xml",
     "map",
     "parse",
     "route",
@@ -26,4 +32,8 @@ __all__ = [
     "split",
     "template",
     "try_",
+    "validate",
+    "xml_to_json",
+    "xpath",
+    "xslt",
 ]

@@ -1,0 +1,75 @@
+"""`validate`: check documents against an XSD (XML) or a JSON Schema (JSON)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import xmlschema
+from jsonschema.protocols import Validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+
+from runtime import registry
+from runtime.components import Step
+from runtime.document import BodyKind, Document
+from runtime.errors import DocumentError
+from runtime.schemas import (
+    ValidationFailed,
+    json_errors,
+    load_json_schema,
+    load_xsd,
+    resolve,
+    xsd_errors,
+)
+
+if TYPE_CHECKING:
+    from runtime.engine import Execution
+
+
+@registry.step("validate")
+class ValidateStep(Step):
+    """Validate each document: XML against an XSD, JSON against a JSON Schema. Every error
+    is reported with its path (up to 10), and the execution fails with `status`."""
+
+    xsd: str | None = Field(None, description="XSD file, relative to the process file.")
+    json_schema: str | dict[str, Any] | None = Field(
+        None, description="JSON Schema: a file relative to the process file, or inline."
+    )
+    status: int = Field(
+        400, ge=400, le=599, description="HTTP status of the failure (400: the caller's fault)."
+    )
+
+    _xsd: xmlschema.XMLSchema | None = PrivateAttr(None)
+    _json: Validator | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _load(self, info: ValidationInfo) -> ValidateStep:
+        if (self.xsd is None) == (self.json_schema is None):
+            raise ValueError("give exactly one of `xsd` or `json_schema`")
+        base = (info.context or {}).get("base_dir")
+        if self.xsd is not None:
+            self._xsd = load_xsd(resolve(base, self.xsd))
+        elif isinstance(self.json_schema, str):
+            self._json = load_json_schema(resolve(base, self.json_schema))
+        elif self.json_schema is not None:
+            self._json = load_json_schema(self.json_schema)
+        return self
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        for index, document in enumerate(documents):
+            errors = self._errors(document)
+            if errors:
+                prefix = f"document {index}: " if len(documents) > 1 else ""
+                raise ValidationFailed([prefix + error for error in errors], self.status)
+        return documents
+
+    def _errors(self, document: Document) -> list[str]:
+        if self._xsd is not None:
+            if document.kind is not BodyKind.XML:
+                raise DocumentError(f"XSD validation needs an XML document, not {document.kind}")
+            return xsd_errors(self._xsd, document.body)
+        assert self._json is not None
+        if document.kind is not BodyKind.JSON:
+            raise DocumentError(
+                f"JSON Schema validation needs a JSON document, not {document.kind}"
+            )
+        return json_errors(self._json, document.body)
