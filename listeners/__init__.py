@@ -1,5 +1,6 @@
 """Inbound triggers. Importing this package registers each of them."""
 
 from listeners import http
+from listeners.soap import trigger as soap
 
-__all__ = ["http"]
+__all__ = ["http", "soap"]

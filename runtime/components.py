@@ -53,6 +53,11 @@ class TriggerConfig(ComponentConfig):
         """(method, path) for triggers that own an HTTP route; used to refuse clashes."""
         return None
 
+    def endpoint_key(self) -> tuple[str, str, str] | None:
+        """(path, contract, member) for triggers that share one endpoint per path (SOAP
+        operations of one service): same path needs the same contract, members unique."""
+        return None
+
     def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
         """Attach the trigger to the running server (routes, schedules...)."""
 

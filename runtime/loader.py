@@ -98,36 +98,46 @@ def _route_key(method: str, path: str) -> tuple[str, str]:
 
 
 def _cross_file_problems(parsed: list[_Parsed], display: dict[Path, str]) -> list[LoadProblem]:
+    """Clashes between files: process names, routes, and operations of shared endpoints."""
     problems: list[LoadProblem] = []
     names: dict[str, Path] = {}
     routes: dict[tuple[str, str], Path] = {}
+    endpoints: dict[str, tuple[str, Path]] = {}  # path -> (contract, first file)
+    members: dict[tuple[str, str], Path] = {}
+
+    def clash(item: _Parsed, loc: Loc, message: str) -> None:
+        problems.append(
+            LoadProblem(display[item.path], line_of(loc, item.lines), format_loc(loc), message)
+        )
+
     for item in parsed:
         name = item.definition.name
-        where = display[item.path]
         if name in names:
-            other = display[names[name]]
-            line = item.lines.get(("name",), 1)
-            problems.append(
-                LoadProblem(where, line, "name", f"process {name!r} is also defined in {other}")
-            )
+            clash(item, ("name",), f"process {name!r} is also defined in {display[names[name]]}")
         names.setdefault(name, item.path)
         kind, trigger = item.definition.trigger.unwrap()
-        route = trigger.route_key()
-        if route is None:
-            continue
-        key = _route_key(*route)
         loc: Loc = ("trigger", kind, "path")
-        if key in routes:
-            other = display[routes[key]]
-            problems.append(
-                LoadProblem(
-                    where,
-                    line_of(loc, item.lines),
-                    format_loc(loc),
-                    f"{key[0]} {key[1]} is also the route of {other}",
-                )
-            )
-        routes.setdefault(key, item.path)
+        route = trigger.route_key()
+        if route is not None:
+            key = _route_key(*route)
+            if key in routes:
+                clash(item, loc, f"{key[0]} {key[1]} is also the route of {display[routes[key]]}")
+            routes.setdefault(key, item.path)
+        endpoint = trigger.endpoint_key()
+        if endpoint is not None:
+            path, contract, member = endpoint
+            first = endpoints.setdefault(path, (contract, item.path))
+            if first[0] != contract:
+                clash(item, loc, f"{path} serves another service in {display[first[1]]}")
+            if (path, member) in members:
+                other = display[members[(path, member)]]
+                clash(item, loc, f"operation {member!r} at {path} is also served by {other}")
+            members.setdefault((path, member), item.path)
+    for item in parsed:
+        kind, trigger = item.definition.trigger.unwrap()
+        route = trigger.route_key()
+        if route is not None and _route_key(*route)[1] in {_route_key("", p)[1] for p in endpoints}:
+            clash(item, ("trigger", kind, "path"), f"{route[1]} is a SOAP endpoint's path")
     return problems
 
 

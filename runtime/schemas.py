@@ -45,7 +45,7 @@ def load_xsd(path: Path) -> xmlschema.XMLSchema:
         raise ValueError(f"cannot load XSD {path.name}: {_first_line(exc)}") from None
 
 
-def xsd_errors(schema: xmlschema.XMLSchema, element: etree._Element) -> list[str]:
+def xsd_errors(schema: xmlschema.XMLSchemaBase, element: etree._Element) -> list[str]:
     return [f"{error.path or '/'}: {_reason(error)}" for error in schema.iter_errors(element)]  # type: ignore[arg-type]
 
 

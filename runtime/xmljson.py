@@ -97,3 +97,13 @@ def json_to_xml(
     )
     _fill(element, value, namespace)
     return element
+
+
+def strip_indentation(element: etree._Element) -> etree._Element:
+    """Drop whitespace-only text between elements (encoders like to pretty-print)."""
+    for node in element.iter():
+        if len(node) and node.text is not None and not node.text.strip():
+            node.text = None
+        if node.tail is not None and not node.tail.strip():
+            node.tail = None
+    return element

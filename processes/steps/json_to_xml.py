@@ -13,7 +13,7 @@ from runtime.components import Step
 from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
 from runtime.schemas import ValidationFailed, load_xsd, resolve
-from runtime.xmljson import json_to_xml
+from runtime.xmljson import json_to_xml, strip_indentation
 
 if TYPE_CHECKING:
     from runtime.engine import Execution
@@ -64,4 +64,4 @@ class JsonToXmlStep(Step):
             except xmlschema.XMLSchemaValidationError as exc:
                 reason = str(exc.reason or exc.message).splitlines()[0]
                 raise ValidationFailed([f"{exc.path or '/' + str(self.root)}: {reason}"]) from None
-        return document.derive(element, BodyKind.XML, "application/xml")
+        return document.derive(strip_indentation(element), BodyKind.XML, "application/xml")

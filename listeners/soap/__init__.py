@@ -1,0 +1,1 @@
+"""SOAP listeners: envelopes and faults, WSDL contracts, endpoints and the trigger."""

@@ -1,0 +1,131 @@
+"""The `soap` trigger: one operation of a SOAP service, contract-first or declared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+
+from listeners.http import _PATH, RESERVED
+from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
+from runtime import registry
+from runtime.codecs import MalformedXML, parse_xml
+from runtime.components import TriggerConfig
+from runtime.durations import Duration
+from runtime.expressions import ValueField
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from runtime.engine import Process
+    from runtime.state import RuntimeState
+
+
+@registry.trigger("soap")
+class SoapTrigger(TriggerConfig):
+    """Answer one SOAP operation at `path`. Give a `wsdl` (contract first, e.g. the WSDL
+    Salesforce generates) or declare the operation with `service`, `namespace`, `input` and
+    `output` fields (Wharf generates the WSDL). Several processes can serve operations of
+    one service at the same path; `GET <path>?wsdl` serves the WSDL with the address the
+    caller used. SOAP 1.1 and 1.2."""
+
+    path: str = Field(description="URL path of the service, e.g. `/soap/customers`.")
+    operation: str = Field(description="The operation this process answers.")
+    wsdl: str | None = Field(None, description="WSDL file, relative to the process file.")
+    service: str | None = Field(None, description="Declared services: the service name.")
+    namespace: str | None = Field(None, description="Declared services: target namespace.")
+    input: dict[str, Any] | None = Field(
+        None,
+        description="Declared: request fields, name -> type (`string`, `int`, `decimal`, "
+        "`boolean`, `date`, `dateTime`..., `[]` for lists, `?` for optional, a mapping for "
+        "nested fields).",
+    )
+    output: dict[str, Any] | None = Field(
+        None, description="Declared: response fields (as `input`); none for one-way operations."
+    )
+    validate_request: bool = Field(
+        True, alias="validate", description="Validate request bodies against the schema."
+    )
+    document: Literal["xml", "json"] | None = Field(
+        None,
+        description="What the process receives: the body element as `xml`, or `json` "
+        "(typed from the schema). Default: xml with a WSDL, json for declared operations.",
+    )
+    mode: Literal["sync", "async"] = Field(
+        "sync",
+        description="`async`: store the request durably, then answer `ack` at once; a worker "
+        "runs the process.",
+    )
+    ack: str | None = Field(
+        None, description="`async`: the response body element sent once the request is stored."
+    )
+    max_wait: Duration | None = Field(None, description="`sync`: as for HTTP listeners.")
+    idempotency_key: ValueField | None = Field(
+        None, description="`async`: value over the request identifying a delivery."
+    )
+    max_body: int | None = Field(None, ge=0, description="Body limit in bytes.")
+
+    _contract: ServiceContract = PrivateAttr()
+    _contract_id: str = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _load_contract(self, info: ValidationInfo) -> SoapTrigger:
+        if not _PATH.match(self.path) or "{" in self.path:
+            raise ValueError("a SOAP path starts with '/' and has no {parameters}")
+        if any(self.path == r or self.path.startswith(r + "/") for r in RESERVED):
+            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
+        declared = (self.service, self.namespace, self.input)
+        if self.wsdl is not None:
+            if any(value is not None for value in (*declared, self.output)):
+                raise ValueError(
+                    "give a `wsdl`, or declare `service`/`namespace`/`input`, not both"
+                )
+            base = Path((info.context or {}).get("base_dir") or ".")
+            path = (base / self.wsdl).resolve()
+            self._contract = load_wsdl(path)
+            self._contract_id = f"wsdl:{path}"
+        else:
+            if any(value is None for value in declared):
+                raise ValueError("give a `wsdl`, or `service`, `namespace` and `input`")
+            assert self.service and self.namespace and self.input is not None
+            operation = DeclaredOperation(self.operation, self.input, self.output)
+            self._contract = generate_wsdl(self.service, self.namespace, [operation])
+            self._contract_id = f"declared:{self.service}:{self.namespace}"
+        if self.operation not in self._contract.operations:
+            known = ", ".join(sorted(self._contract.operations))
+            raise ValueError(f"operation {self.operation!r} is not in the WSDL (it has: {known})")
+        if self.ack is not None:
+            try:
+                parse_xml(self.ack)
+            except MalformedXML as exc:
+                raise ValueError(f"ack: {exc.detail}") from None
+        if self.mode == "async" and self.ack is None and self.contract_operation.output_element:
+            raise ValueError("an async SOAP operation with a response needs `ack`")
+        return self
+
+    @property
+    def contract(self) -> ServiceContract:
+        return self._contract
+
+    @property
+    def contract_operation(self) -> Any:
+        return self._contract.operations[self.operation]
+
+    @property
+    def declared(self) -> DeclaredOperation | None:
+        if self.wsdl is not None or self.input is None:
+            return None
+        return DeclaredOperation(self.operation, self.input, self.output)
+
+    @property
+    def as_json(self) -> bool:
+        return (self.document or ("xml" if self.wsdl else "json")) == "json"
+
+    def endpoint_key(self) -> tuple[str, str, str]:
+        return self.path, self._contract_id, self.operation
+
+    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
+        from listeners.soap.endpoint import endpoint_for
+
+        endpoint_for(app, self.path, state).add(self, process)
