@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from runtime import api
+from runtime.components import ConnectionConfig
+from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
 from runtime.errors import RequestError, WharfError
@@ -78,17 +80,25 @@ async def _prune_forever(state: RuntimeState) -> None:
 
 
 def create_app(
-    processes: list[Process], settings: Settings, store: Store | None = None
+    processes: list[Process],
+    settings: Settings,
+    store: Store | None = None,
+    connections: dict[str, ConnectionConfig] | None = None,
 ) -> web.Application:
     """The app; `store` defaults to the one `settings.store` names."""
     # The listeners enforce their own body limits while streaming; this is aiohttp's
     # ceiling for anything that reads bodies whole (the admin API).
     app = web.Application(middlewares=[problem_middleware], client_max_size=settings.max_body)
     store = store if store is not None else open_store(settings.store)
+    live = Connections(connections or {})
     dispatcher = Dispatcher(
-        processes, store, workers=settings.workers, max_outstanding=settings.max_outstanding
+        processes,
+        store,
+        workers=settings.workers,
+        max_outstanding=settings.max_outstanding,
+        connections=live,
     )
-    state = RuntimeState(processes, settings, store, dispatcher)
+    state = RuntimeState(processes, settings, store, dispatcher, live)
     app[STATE] = state
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -108,6 +118,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await pruner
         await dispatcher.stop(settings.shutdown_timeout)
+        await live.close()
         await store.close()
 
     app.cleanup_ctx.append(lifecycle)

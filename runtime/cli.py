@@ -12,11 +12,12 @@ from pydantic import ValidationError
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    from runtime.secrets import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())  # no resolved secret ever reaches the log
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -33,7 +34,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from runtime.loader import validate_directory
+    from runtime.loader import load_directory
     from runtime.server import run
     from runtime.settings import Settings
 
@@ -56,13 +57,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"setting {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
-    processes, problems = validate_directory(Path(args.directory))
+    processes, connections, problems = load_directory(Path(args.directory))
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         print(f"not starting: {len(problems)} problem(s) found", file=sys.stderr)
         return 1
-    run(processes, settings)
+    run(processes, settings, connections)
     return 0
 
 

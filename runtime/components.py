@@ -62,6 +62,28 @@ class TriggerConfig(ComponentConfig):
         """Attach the trigger to the running server (routes, schedules...)."""
 
 
+class ConnectionConfig(ComponentConfig):
+    """Base of every connection kind (in `connections.yaml`). Subclasses declare
+    `connector: Literal["<kind>"]` and implement `open`."""
+
+    description: str = ""
+    insecure: bool = False  # allow literal secrets (tests, local experiments only)
+
+    async def open(self) -> ConnectionClient:
+        raise NotImplementedError
+
+
+class ConnectionClient:
+    """A live connection (pool, session, engine...), opened on first use."""
+
+    async def close(self) -> None:
+        """Release pools and sessions at shutdown."""
+
+    async def check(self) -> str:
+        """Prove the connection works (`wharf connections test`); return a short note."""
+        raise NotImplementedError
+
+
 class StepEntry(BaseModel):
     """One item of a `steps:` list: a mapping with exactly one key, the step kind.
 

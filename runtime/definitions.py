@@ -34,11 +34,14 @@ class _StepEntryBase(StepEntry):
 
 
 def _entry_fields(components: dict[str, type[BaseModel]]) -> dict[str, Any]:
-    """One optional field per component. A kind that clashes with a pydantic attribute
-    (`validate`) gets a trailing `_` in Python and keeps its name in YAML as the alias."""
+    """One optional field per component. Kinds that are not Python names (`sql.upsert`) or
+    clash with a pydantic attribute (`validate`) get another Python name and keep theirs
+    in YAML as the alias."""
     fields = {}
     for name, cls in sorted(components.items()):
-        python_name = f"{name}_" if hasattr(BaseModel, name) else name
+        python_name = name.replace(".", "_")  # `sql.upsert` -> sql_upsert
+        if hasattr(BaseModel, python_name):
+            python_name += "_"
         description = (cls.__doc__ or "").strip()
         fields[python_name] = (cls | None, Field(default=None, alias=name, description=description))
     return fields

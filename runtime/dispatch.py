@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.connections import Connections
 from runtime.document import Document
 from runtime.engine import Execution, ExecutionResult, ExecutionStatus, Process
 from runtime.errors import RequestError, WharfError
@@ -71,12 +72,14 @@ class Dispatcher:
         workers: int = 8,
         max_outstanding: int = 10_000,
         max_pending_writes: int = 2_000,
+        connections: Connections | None = None,
     ):
         self.processes = {process.name: process for process in processes}
         self.store = store
         self.workers = workers
         self.max_outstanding = max_outstanding
         self.max_pending_writes = max_pending_writes
+        self.connections = connections
         self.outstanding = 0  # accepted or running, not yet recorded
         self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -258,7 +261,9 @@ class Dispatcher:
         definition = process.definition
         level = definition.record
         inputs = snapshots(documents, definition.redact) if level != "summary" else None
-        result = await process.execute(documents, trigger=trigger, execution_id=execution_id)
+        result = await process.execute(
+            documents, trigger=trigger, execution_id=execution_id, connections=self.connections
+        )
         record = execution_record(
             result.execution,
             level,

@@ -57,5 +57,8 @@ class Document:
         """A new document with another body and a copy of this one's properties."""
         return Document(body, kind, media_type, dict(self.properties))
 
+    def derive_json(self, value: Any) -> Document:
+        return Document(value, BodyKind.JSON, "application/json", dict(self.properties))
+
     def copy(self) -> Document:
         return Document(self.body, self.kind, self.media_type, dict(self.properties))

@@ -15,6 +15,7 @@ from runtime.errors import StepError, WharfError
 from runtime.ids import new_execution_id
 
 if TYPE_CHECKING:
+    from runtime.connections import Connections
     from runtime.definitions import ProcessDefinition
 
 log = logging.getLogger("wharf.engine")
@@ -60,6 +61,7 @@ class Execution:
     documents_out: int = 0
     trace: list[StepTrace] = field(default_factory=list)
     error: StepError | None = None
+    connections: Connections | None = None  # live connection clients, for connector steps
 
     @property
     def duration_ms(self) -> float | None:
@@ -131,6 +133,7 @@ class Process:
         documents: list[Document],
         trigger: str = "listener",
         execution_id: str | None = None,
+        connections: Connections | None = None,
     ) -> ExecutionResult:
         """Run the steps. Step failures are recorded on the execution, not raised."""
         execution = (
@@ -138,6 +141,7 @@ class Process:
             if execution_id is not None
             else Execution(self.name, trigger)
         )
+        execution.connections = connections
         execution.documents_in = len(documents)
         execution.status = ExecutionStatus.RUNNING
         execution.started_at = time.time()

@@ -11,27 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
+from runtime.connections import CONNECTIONS_FILES, load_connections
 from runtime.definitions import ProcessDefinition
 from runtime.engine import Process
-from runtime.errors import ConfigError, NestedConfigError
-from runtime.yaml_lines import Loc, format_loc, line_of, load_yaml
+from runtime.errors import ConfigError
+from runtime.yaml_lines import Loc, format_loc, line_of
+from runtime.yaml_models import LoadProblem, read_yaml_file, validate_file
+
+__all__ = ["LoadProblem", "ProcessLoadError", "load_processes", "validate_directory"]
 
 PROCESS_SUFFIXES = (".yaml", ".yml")
-
-
-@dataclass(frozen=True)
-class LoadProblem:
-    file: str
-    line: int
-    loc: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return f"{where} {self.loc}: {self.message}" if self.loc else f"{where}: {self.message}"
 
 
 class ProcessLoadError(ConfigError):
@@ -48,49 +37,34 @@ class _Parsed:
 
 
 def process_files(directory: Path) -> list[Path]:
-    """The process files of a directory: its `*.yaml` / `*.yml` files, not recursive."""
-    return sorted(p for p in directory.iterdir() if p.suffix in PROCESS_SUFFIXES and p.is_file())
+    """The process files of a directory: its `*.yaml` / `*.yml` files, not recursive, except
+    `connections.yaml`."""
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.suffix in PROCESS_SUFFIXES and path.is_file() and path.name not in CONNECTIONS_FILES
+    )
 
 
-def _pydantic_problems(name: str, exc: ValidationError, lines: dict[Loc, int]) -> list[LoadProblem]:
-    problems = []
-    for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
-        message = error["msg"]
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, NestedConfigError):
-            loc, message = (*loc, *cause.loc), cause.message
-        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        problems.append(LoadProblem(name, line_of(loc, lines), format_loc(loc), message))
-    return problems
-
-
-def _parse_file(path: Path, display: str) -> tuple[_Parsed | None, list[LoadProblem]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [LoadProblem(display, 1, "", f"cannot read the file: {exc}")]
-    try:
-        data, lines, yaml_problems = load_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        return None, [LoadProblem(display, line, "", f"invalid YAML: {exc.problem}")]
-    except yaml.YAMLError as exc:
-        return None, [LoadProblem(display, 1, "", f"invalid YAML: {exc}")]
-    problems = [LoadProblem(display, p.line, format_loc(p.loc), p.message) for p in yaml_problems]
-    if not isinstance(data, dict):
+def _parse_file(
+    path: Path, display: str, connections: dict[str, Any]
+) -> tuple[_Parsed | None, list[LoadProblem]]:
+    file, problems = read_yaml_file(path, display)
+    if file is None:
+        return None, problems
+    if not isinstance(file.data, dict):
         problems.append(LoadProblem(display, 1, "", "a process file is a YAML mapping"))
         return None, problems
-    namespaces = data.get("namespaces")
+    namespaces = file.data.get("namespaces")
     context: dict[str, Any] = {
         "namespaces": namespaces if isinstance(namespaces, dict) else {},
         "base_dir": path.parent,
+        "connections": connections,
     }
-    try:
-        definition = ProcessDefinition.model_validate(data, context=context)
-    except ValidationError as exc:
-        return None, problems + _pydantic_problems(display, exc, lines)
-    return _Parsed(path, definition, lines), problems
+    definition, model_problems = validate_file(file, ProcessDefinition, context)
+    if definition is None:
+        return None, problems + model_problems
+    return _Parsed(path, definition, file.lines), problems
 
 
 def _route_key(method: str, path: str) -> tuple[str, str]:
@@ -142,15 +116,24 @@ def _cross_file_problems(parsed: list[_Parsed], display: dict[Path, str]) -> lis
 
 
 def validate_directory(directory: Path) -> tuple[list[Process], list[LoadProblem]]:
-    """Load every process file; return the processes and every problem found."""
+    """Load the connections and every process file; return the processes and every
+    problem found."""
+    processes, _, problems = load_directory(directory)
+    return processes, problems
+
+
+def load_directory(
+    directory: Path,
+) -> tuple[list[Process], dict[str, Any], list[LoadProblem]]:
+    """Processes, connection configs, and every problem found."""
     if not directory.is_dir():
-        return [], [LoadProblem(str(directory), 1, "", "not a directory")]
+        return [], {}, [LoadProblem(str(directory), 1, "", "not a directory")]
+    connections, problems = load_connections(directory)
     files = process_files(directory)
     display = {path: str(path) for path in files}
-    problems: list[LoadProblem] = []
     parsed: list[_Parsed] = []
     for path in files:
-        item, file_problems = _parse_file(path, display[path])
+        item, file_problems = _parse_file(path, display[path], connections)
         problems.extend(file_problems)
         if item is not None:
             parsed.append(item)
@@ -158,7 +141,7 @@ def validate_directory(directory: Path) -> tuple[list[Process], list[LoadProblem
     if not files:
         problems.append(LoadProblem(str(directory), 1, "", "no process files (*.yaml) found"))
     processes = [Process(item.definition, item.path) for item in parsed]
-    return processes, problems
+    return processes, connections, problems
 
 
 def load_processes(directory: Path) -> list[Process]:

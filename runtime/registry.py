@@ -9,16 +9,18 @@ import importlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from runtime.components import Step, TriggerConfig
+from runtime.components import ConnectionConfig, Step, TriggerConfig
 
 StepT = TypeVar("StepT", bound=type[Step])
 TriggerT = TypeVar("TriggerT", bound=type[TriggerConfig])
+ConnectorT = TypeVar("ConnectorT", bound=type[ConnectionConfig])
 
 STEPS: dict[str, type[Step]] = {}
 TRIGGERS: dict[str, type[TriggerConfig]] = {}
+CONNECTORS: dict[str, type[ConnectionConfig]] = {}
 
 # Packages whose import registers every built-in component.
-COMPONENT_PACKAGES = ("processes.steps", "listeners")
+COMPONENT_PACKAGES = ("processes.connectors", "processes.steps", "listeners")
 
 
 def step(name: str) -> Callable[[StepT], StepT]:
@@ -36,6 +38,16 @@ def trigger(name: str) -> Callable[[TriggerT], TriggerT]:
         if name in TRIGGERS and TRIGGERS[name] is not cls:
             raise RuntimeError(f"trigger {name!r} registered twice")
         TRIGGERS[name] = cls
+        return cls
+
+    return register
+
+
+def connector(name: str) -> Callable[[ConnectorT], ConnectorT]:
+    def register(cls: ConnectorT) -> ConnectorT:
+        if name in CONNECTORS and CONNECTORS[name] is not cls:
+            raise RuntimeError(f"connector {name!r} registered twice")
+        CONNECTORS[name] = cls
         return cls
 
     return register

@@ -9,6 +9,7 @@ import signal
 from aiohttp import web
 
 from runtime.app import create_app
+from runtime.components import ConnectionConfig
 from runtime.engine import Process
 from runtime.settings import Settings
 from runtime.state import STATE
@@ -16,8 +17,12 @@ from runtime.state import STATE
 log = logging.getLogger("wharf.server")
 
 
-async def serve(processes: list[Process], settings: Settings) -> None:
-    app = create_app(processes, settings)
+async def serve(
+    processes: list[Process],
+    settings: Settings,
+    connections: dict[str, ConnectionConfig] | None = None,
+) -> None:
+    app = create_app(processes, settings, connections=connections)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -47,5 +52,9 @@ async def serve(processes: list[Process], settings: Settings) -> None:
     log.info("stopped")
 
 
-def run(processes: list[Process], settings: Settings) -> None:
-    asyncio.run(serve(processes, settings))
+def run(
+    processes: list[Process],
+    settings: Settings,
+    connections: dict[str, ConnectionConfig] | None = None,
+) -> None:
+    asyncio.run(serve(processes, settings, connections))

@@ -1,9 +1,10 @@
-"""What a running server holds: processes, settings, store and dispatcher."""
+"""What a running server holds: processes, settings, store, dispatcher, connections."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
 from runtime.settings import Settings
@@ -12,13 +13,19 @@ from runtime.store import Store
 
 class RuntimeState:
     def __init__(
-        self, processes: list[Process], settings: Settings, store: Store, dispatcher: Dispatcher
+        self,
+        processes: list[Process],
+        settings: Settings,
+        store: Store,
+        dispatcher: Dispatcher,
+        connections: Connections,
     ):
         self.processes = processes
         self.by_name = {process.name: process for process in processes}
         self.settings = settings
         self.store = store
         self.dispatcher = dispatcher
+        self.connections = connections
         self.ready = False
         self.stopping = False
 

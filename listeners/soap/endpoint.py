@@ -134,6 +134,10 @@ class SoapEndpoint:
             soap_operation=operation.name,
         )
         document = self._document(trigger, envelope.body, properties, version)
+        names = variables(document)
+        for requirement in trigger.require:
+            if not requirement.when.evaluate(names):
+                raise SoapFault(requirement.message, version=version)
         if trigger.mode == "async":
             return await self._accept(trigger, process, document, version)
         max_wait = parse_max_wait(request.headers.get("X-Max-Wait"), trigger.max_wait)

@@ -7,6 +7,7 @@ XML at all is plain HTTP 400, as there is no SOAP request to answer.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -103,9 +104,8 @@ def parse_envelope(data: bytes, content_type: str, action: str | None) -> Envelo
         raise SoapFault(
             f"the Body must hold exactly one element, it holds {len(children)}", version=version
         )
-    element = children[0]
-    body.remove(element)
-    return Envelope(version, header, element, action)
+    # A copy is the root of its own document, so absolute XPaths (`/ns:op/...`) start at it.
+    return Envelope(version, header, copy.deepcopy(children[0]), action)
 
 
 def build_envelope(version: SoapVersion, element: etree._Element | None) -> bytes:

@@ -11,15 +11,22 @@ from listeners.http import _PATH, RESERVED
 from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
 from runtime import registry
 from runtime.codecs import MalformedXML, parse_xml
-from runtime.components import TriggerConfig
+from runtime.components import ComponentConfig, TriggerConfig
 from runtime.durations import Duration
-from runtime.expressions import ValueField
+from runtime.expressions import ExpressionField, ValueField
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from runtime.engine import Process
     from runtime.state import RuntimeState
+
+
+class Requirement(ComponentConfig):
+    """A check a SOAP request must pass."""
+
+    when: ExpressionField = Field(description="Must be true, e.g. `props.org == '00D...'`.")
+    message: str = Field(description="Fault message when it is not.")
 
 
 @registry.trigger("soap")
@@ -65,6 +72,11 @@ class SoapTrigger(TriggerConfig):
         None, description="`async`: value over the request identifying a delivery."
     )
     max_body: int | None = Field(None, ge=0, description="Body limit in bytes.")
+    require: list[Requirement] = Field(
+        default_factory=list,
+        description="Checks on the request before anything is stored or run; a failed "
+        "check answers a Sender fault with its message (e.g. the expected organization).",
+    )
 
     _contract: ServiceContract = PrivateAttr()
     _contract_id: str = PrivateAttr()

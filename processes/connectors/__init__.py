@@ -1,1 +1,5 @@
-"""Outbound connectors (HTTP, SOAP, FTP/SFTP, SQL, files) arrive in later issues."""
+"""Outbound connectors. Importing this package registers each of them."""
+
+from processes.connectors import sql, sql_steps
+
+__all__ = ["sql", "sql_steps"]
