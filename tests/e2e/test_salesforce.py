@@ -1,0 +1,112 @@
+"""The Salesforce outbound-message sample, as Salesforce would call it, and through zeep."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from lxml import etree
+
+from tests.serverproc import ROOT, WharfServer
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = ROOT / "tests" / "fixtures" / "salesforce"
+ACK = (
+    b"<?xml version='1.0' encoding='UTF-8'?>\n"
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
+    b"</notificationsResponse></soap:Body></soap:Envelope>"
+)
+HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[WharfServer]:
+    with WharfServer(ROOT / "sample_processes", cwd=tmp_path) as running:
+        yield running
+
+
+def post(server: WharfServer, body: bytes) -> requests.Response:
+    return requests.post(
+        f"{server.url}/salesforce/accounts", data=body, headers=HEADERS, timeout=10
+    )
+
+
+def rows(server: WharfServer, expected: int) -> list[tuple[object, ...]]:
+    """The table's rows once `expected` are there (or after 5 s)."""
+    database = server.cwd / ".wharf" / "crm.db"
+    found: list[tuple[object, ...]] = []
+    if expected == 0:
+        time.sleep(0.3)  # give a wrongly accepted message time to be written
+    for _ in range(100):
+        if database.exists():
+            with sqlite3.connect(database) as db:
+                try:
+                    found = db.execute(
+                        "SELECT notification_id, account_id, name, account_number, annual_revenue, "
+                        "phone FROM salesforce_account_notifications ORDER BY notification_id"
+                    ).fetchall()
+                except sqlite3.OperationalError:
+                    found = []
+        if len(found) >= expected:
+            return found
+        time.sleep(0.05)
+    return found
+
+
+def test_messages_are_acked_stored_and_deduplicated(server: WharfServer) -> None:
+    several = (FIXTURES / "two_notifications.xml").read_bytes()
+    nil_session = (FIXTURES / "nil_session.xml").read_bytes()
+    for body in (several, nil_session, several):  # the last one is a redelivery
+        response = post(server, body)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+        assert response.content == ACK
+    assert rows(server, 3) == [
+        ("04l000000000001AAA", "001000000000001AAA", "Edge Communications", "CD451796", 950000.0, "(512) 757-6000"),
+        ("04l000000000002AAA", "001000000000002AAA", "Burlington Textiles Corp of America", None, None, None),
+        ("04l000000000003AAA", "001000000000003AAA", "Pyramid Construction Inc.", None, None, "(014) 427-4427"),
+    ]  # fmt: skip
+    executions = requests.get(
+        f"{server.url}/api/executions", params={"process": "salesforce-accounts"}, timeout=10
+    ).json()["items"]
+    assert len(executions) == 2  # the redelivery returned the first execution
+    assert {e["status"] for e in executions} == {"succeeded"}
+
+
+def test_wrong_organization_and_invalid_messages_are_faults(server: WharfServer) -> None:
+    message = (FIXTURES / "two_notifications.xml").read_bytes()
+    other_org = post(server, message.replace(b"00D000000000062EAA", b"00D000000000099ZZZ"))
+    assert other_org.status_code == 500
+    fault = etree.fromstring(other_org.content)
+    assert fault.findtext(".//faultcode") == "soap:Client"
+    assert fault.findtext(".//faultstring") == "unexpected OrganizationId"
+    no_id = post(server, message.replace(b"<Id>04l000000000001AAA</Id>", b""))
+    assert no_id.status_code == 500
+    faultstring = etree.fromstring(no_id.content).findtext(".//faultstring")
+    assert faultstring.startswith("invalid request: /notifications/Notification[1]")
+    assert rows(server, 0) == []
+
+
+def test_zeep_calls_the_contract_first_service(server: WharfServer) -> None:
+    client = zeep.Client(f"{server.url}/salesforce/accounts?wsdl")
+    sobject_type = client.get_type("{urn:sobject.enterprise.soap.sforce.com}Account")
+    account = sobject_type(Id="001000000000009AAA", Name="Zeep Industries", AnnualRevenue=12.5)
+    ack = client.service.notifications(
+        OrganizationId="00D000000000062EAA",
+        ActionId="04k000000000001AAA",
+        SessionId=None,
+        EnterpriseUrl="https://example.my.salesforce.com/services/Soap/c/60.0",
+        PartnerUrl="https://example.my.salesforce.com/services/Soap/u/60.0",
+        Notification=[{"Id": "04l000000000009AAA", "sObject": account}],
+    )
+    assert ack is True
+    assert rows(server, 1) == [
+        ("04l000000000009AAA", "001000000000009AAA", "Zeep Industries", None, 12.5, None)
+    ]
