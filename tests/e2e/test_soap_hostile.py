@@ -1,0 +1,116 @@
+"""Hostile XML at a SOAP endpoint: each answered quickly with a Fault or a 4xx, memory
+stays bounded, and the next good request is served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+from tests.serverproc import ROOT, WharfServer
+
+pytestmark = pytest.mark.e2e
+
+ENV11 = "http://schemas.xmlsoap.org/soap/envelope/"
+ENV12 = "http://www.w3.org/2003/05/soap-envelope"
+OP = '<getCustomer xmlns="urn:example:customers"><customerId>C-100</customerId></getCustomer>'
+
+
+def envelope(inner: str = OP, ns: str = ENV11) -> bytes:
+    return f'<s:Envelope xmlns:s="{ns}"><s:Body>{inner}</s:Body></s:Envelope>'.encode()
+
+
+LAUGHS = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY l0 "lol">' + LAUGHS + "]>"
+).encode() + envelope(
+    "<getCustomer xmlns='urn:example:customers'><customerId>&l9;</customerId></getCustomer>"
+)
+QUADRATIC = (
+    f'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY a "{"x" * 50_000}">]>'.encode()
+    + envelope(
+        "<getCustomer xmlns='urn:example:customers'><customerId>"
+        + "&a;" * 20_000
+        + "</customerId></getCustomer>"
+    )
+)
+DEEP = envelope("<a>" * 10_000 + "</a>" * 10_000)
+
+# (name, body, content type, expected status, expected fault code or None for plain HTTP)
+CASES = [
+    ("xxe-file", b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + envelope(OP.replace("C-100", "&x;")), "text/xml", 400, None),
+    ("xxe-url", b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]>' + envelope(OP.replace("C-100", "&x;")), "text/xml", 400, None),
+    ("billion-laughs", BILLION_LAUGHS, "text/xml", 400, None),
+    ("quadratic-blowup", QUADRATIC, "text/xml", 400, None),
+    ("deep-nesting", DEEP, "text/xml", 400, None),
+    ("parameter-entities", b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>' + envelope(), "text/xml", 400, None),
+    ("invalid-utf8", envelope().replace(b"C-100", b"C-\xff\xfe"), "text/xml", 400, None),
+    ("not-xml", b"hello, is it SOAP you are looking for?", "text/xml", 400, None),
+    ("empty", b"", "text/xml", 400, None),
+    ("wrong-content-type", envelope(), "application/json", 415, None),
+    ("1.2-envelope-as-1.1", envelope(ns=ENV12), "text/xml", 500, "soap:VersionMismatch"),
+    ("1.1-envelope-as-1.2", envelope(), "application/soap+xml", 500, "soap:VersionMismatch"),
+    ("not-an-envelope", OP.encode(), "text/xml", 500, "soap:VersionMismatch"),
+    ("missing-body", f'<s:Envelope xmlns:s="{ENV11}"><s:Header/></s:Envelope>'.encode(), "text/xml", 500, "soap:Client"),
+    ("empty-body", envelope(""), "text/xml", 500, "soap:Client"),
+    ("two-operations", envelope(OP + OP), "text/xml", 500, "soap:Client"),
+    ("unknown-operation", envelope('<deleteEverything xmlns="urn:example:customers"/>'), "text/xml", 500, "soap:Client"),
+    ("schema-violation", envelope(OP.replace("customerId", "customerNumber")), "text/xml", 500, "soap:Client"),
+    ("1.2-schema-violation", envelope(OP.replace("customerId", "nope"), ENV12), "application/soap+xml", 500, "soap:Sender"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WharfServer]:
+    with WharfServer(ROOT / "sample_processes", cwd=tmp_path_factory.mktemp("hostile")) as running:
+        yield running
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def fault_code(body: bytes) -> str | None:
+    root = etree.fromstring(body)
+    code = root.findtext(".//faultcode")
+    return code if code is not None else root.findtext(f".//{{{ENV12}}}Value")
+
+
+def test_hostile_xml_corpus(server: WharfServer) -> None:
+    assert server.proc is not None
+    before = rss_mb(server.proc.pid)
+    session = requests.Session()
+    for name, body, content_type, status, code in CASES:
+        started = time.monotonic()
+        response = session.post(
+            f"{server.url}/soap/customers",
+            data=body,
+            headers={"Content-Type": content_type},
+            timeout=10,
+        )
+        elapsed = time.monotonic() - started
+        assert response.status_code == status, (name, response.text[:300])
+        assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
+        assert b"Traceback" not in response.content
+        if code is None:
+            assert response.headers["Content-Type"] == "application/problem+json", name
+        else:
+            assert fault_code(response.content) == code, name
+    assert rss_mb(server.proc.pid) - before < 50, "memory grew while refusing hostile XML"
+    good = session.post(
+        f"{server.url}/soap/customers",
+        data=envelope(),
+        headers={"Content-Type": "text/xml"},
+        timeout=10,
+    )
+    assert good.status_code == 200
+    assert (
+        etree.fromstring(good.content).findtext(".//{urn:example:customers}name") == "Ada Lovelace"
+    )
