@@ -8,6 +8,7 @@ the whole family of entity attacks in one rule.
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 from typing import Any
@@ -59,9 +60,13 @@ def parse_json(data: bytes | str) -> Any:
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
 
 
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def parse_xml(data: bytes | str) -> etree._Element:
     if isinstance(data, str):
-        data = data.encode()
+        # Text is already decoded: an encoding named in its declaration no longer applies.
+        data = _DECLARATION.sub("", data, count=1).encode("utf-8")
     if not data.strip():
         raise MalformedXML("the body is empty, an XML document was expected")
     try:

@@ -17,6 +17,7 @@ class BodyKind(StrEnum):
     TEXT = "text"  # a str, e.g. template output (CSV, EDI, XML text)
     JSON = "json"  # any parsed JSON value
     XML = "xml"  # an lxml element (the root of a parsed tree)
+    FILE = "file"  # a path to a (large) file, read as a stream by steps that can
 
 
 @dataclass(slots=True)
@@ -48,6 +49,15 @@ class Document:
         properties: dict[str, Any] | None = None,
     ) -> Document:
         return cls(value, BodyKind.RAW, media_type, dict(properties or {}))
+
+    @classmethod
+    def file(
+        cls,
+        path: str,
+        media_type: str = "application/octet-stream",
+        properties: dict[str, Any] | None = None,
+    ) -> Document:
+        return cls(path, BodyKind.FILE, media_type, dict(properties or {}))
 
     @classmethod
     def empty(cls, properties: dict[str, Any] | None = None) -> Document:

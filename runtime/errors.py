@@ -123,13 +123,13 @@ class StepError(WharfError):
 
 
 class NestedConfigError(ValueError):
-    """A config validation error deeper than the field that raised it.
+    """Config validation errors deeper than the field that raised them.
 
-    Validators that walk free-form structures (e.g. `map.fields`) raise this with the
-    path below their field, so `wharf validate` can still point at the exact key.
+    Validators that walk free-form structures (e.g. `map.fields`) raise this with each
+    problem's path below their field, so `wharf validate` still points at the exact keys
+    and reports all of them.
     """
 
-    def __init__(self, loc: tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
+    def __init__(self, errors: list[tuple[tuple[str | int, ...], str]]):
+        super().__init__("; ".join(message for _, message in errors))
+        self.errors = errors

@@ -17,6 +17,7 @@ validation error with a line number rather than a failure at 3 a.m.
 
 from __future__ import annotations
 
+import re
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -37,13 +38,29 @@ NAMESPACES_VAR = "wharf_namespaces"
 BASE_NAMES = frozenset({"doc", "props"})
 
 
+_PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?![:=])(?=[A-Za-z_*])")
+
+
 @lru_cache(maxsize=2048)
 def compile_xpath(path: str, namespaces: tuple[tuple[str, str], ...] = ()) -> etree.XPath:
-    """Compile (once, then cached) an XPath 1.0 expression with a namespace map."""
+    """Compile (once, then cached) an XPath 1.0 expression with a namespace map.
+
+    lxml only notices an undeclared prefix when the XPath runs; it is checked here so the
+    mistake is a load-time error."""
+    declared = dict(namespaces)
+    for prefix in _PREFIX.findall(_without_literals(path)):
+        if prefix not in declared:
+            raise ValueError(
+                f"namespace prefix {prefix!r} in {path!r} is not declared in `namespaces`"
+            )
     try:
-        return etree.XPath(path, namespaces=dict(namespaces), smart_strings=False)
+        return etree.XPath(path, namespaces=declared, smart_strings=False)
     except etree.XPathSyntaxError as exc:
         raise ValueError(f"invalid XPath {path!r}: {exc}") from None
+
+
+def _without_literals(path: str) -> str:
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "''", path)
 
 
 def _plain(item: Any) -> Any:

@@ -66,7 +66,9 @@ def validation_problems(file: YamlFile, exc: ValidationError) -> list[LoadProble
         message = error["msg"]
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, NestedConfigError):
-            loc, message = (*loc, *cause.loc), cause.message
+            for sub_loc, sub_message in cause.errors:
+                problems.append(file.problem((*loc, *sub_loc), redact_text(sub_message)))
+            continue
         message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         # A secret resolved during validation must not come back in the message.
         problems.append(file.problem(loc, redact_text(message)))

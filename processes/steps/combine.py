@@ -25,7 +25,11 @@ class CombineStep(Step):
     format: Literal["auto", "json", "xml", "text"] = Field(
         "auto", description="How to combine; `auto` follows the first document's kind."
     )
-    root: str = Field("Documents", description="Wrapper element name for `xml`.")
+    root: str = Field(
+        "Documents",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$",
+        description="Wrapper element name for `xml`.",
+    )
     separator: str = Field("\n", description="Text placed between bodies for `text`.")
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:

@@ -29,29 +29,40 @@ class _Each:
     fields: Any
 
 
-def _compile(value: Any, loc: Loc, namespaces: dict[str, str], names: frozenset[str]) -> Any:
-    """Compile a map shape: mappings and lists nest, strings are expressions/templates."""
+Problems = list[tuple[Loc, str]]
+
+
+def _compile(
+    value: Any, loc: Loc, namespaces: dict[str, str], names: frozenset[str], problems: Problems
+) -> Any:
+    """Compile a map shape: mappings and lists nest, strings are expressions/templates.
+    Problems are collected, not raised, so every bad field is reported at once."""
     if isinstance(value, dict) and EACH in value:
         if set(value) != {EACH, FIELDS}:
-            raise NestedConfigError(
-                loc, f"a repeating part has exactly the keys {EACH} and {FIELDS}"
-            )
-        items = _compile(value[EACH], (*loc, EACH), namespaces, names)
+            problems.append((loc, f"a repeating part has exactly the keys {EACH} and {FIELDS}"))
+            return None
+        items = _compile(value[EACH], (*loc, EACH), namespaces, names, problems)
         if not isinstance(items, Expression):
-            raise NestedConfigError((*loc, EACH), f"{EACH} is an expression yielding a list")
+            problems.append(((*loc, EACH), f"{EACH} is an expression yielding a list"))
         inner = names | {"item", "index"}
-        return _Each(items, _compile(value[FIELDS], (*loc, FIELDS), namespaces, inner))
+        return _Each(items, _compile(value[FIELDS], (*loc, FIELDS), namespaces, inner, problems))
     if isinstance(value, dict):
-        return {key: _compile(item, (*loc, key), namespaces, names) for key, item in value.items()}
+        return {
+            key: _compile(item, (*loc, key), namespaces, names, problems)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [_compile(item, (*loc, i), namespaces, names) for i, item in enumerate(value)]
+        return [
+            _compile(item, (*loc, i), namespaces, names, problems) for i, item in enumerate(value)
+        ]
     if isinstance(value, str):
         try:
             if is_template(value):
                 return Template(value, namespaces, extra_names=names)
             return Expression(value, namespaces, extra_names=names)
         except ValueError as exc:
-            raise NestedConfigError(loc, str(exc)) from None
+            problems.append((loc, str(exc)))
+            return None
     return Literal(value)
 
 
@@ -89,7 +100,10 @@ class MapStep(Step):
     @classmethod
     def _compile_fields(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         namespaces = (info.context or {}).get("namespaces") or {}
-        compiled: dict[str, Any] = _compile(value, (), namespaces, frozenset())
+        problems: Problems = []
+        compiled: dict[str, Any] = _compile(value, (), namespaces, frozenset(), problems)
+        if problems:
+            raise NestedConfigError(problems)
         return compiled
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from typing import TYPE_CHECKING, Any
+import io
+import itertools
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from lxml import etree
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from runtime import registry
-from runtime.components import Step
+from runtime.components import Pipeline, Step
 from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
 from runtime.expressions import ExpressionField, XPathField, variables
+from runtime.xmlstream import compile_path, is_streamable, iter_elements
 
 if TYPE_CHECKING:
+    from runtime.components import StepEntry as AnyStep
     from runtime.engine import Execution
+
+STREAMABLE = (BodyKind.RAW, BodyKind.TEXT, BodyKind.FILE)
+
+
+def _take(parts: Iterator[Document], count: int) -> list[Document]:
+    return list(itertools.islice(parts, count))
 
 
 @registry.step("split")
 class SplitStep(Step):
     """Split each document into several: one per item of `items` (JSON) or per `xpath` match
-    (XML). New documents keep the properties and get `split_index` and `split_count`."""
+    (XML). New documents keep the properties and get `split_index` (and, unless streamed,
+    `split_count`). Raw, text and file bodies are split *streaming* (path `/a/b` or `//b`),
+    so a 200 MB file never sits in memory as a tree: give `steps` to run on each `batch`
+    of parts as they are read, and `output: count` to keep only a tally."""
 
     items: ExpressionField | None = Field(
         None, description="Expression yielding a list, e.g. `doc.lines`."
@@ -30,18 +45,83 @@ class SplitStep(Step):
         None,
         description="XPath selecting elements, e.g. `/order/line` (namespaces from the process).",
     )
+    steps: list[AnyStep] = Field(
+        default_factory=list, description="Steps run on each batch of parts as they are split."
+    )
+    batch: int = Field(500, ge=1, le=100_000, description="Parts per batch for `steps`.")
+    output: Literal["documents", "count"] = Field(
+        "documents",
+        description="`documents`: the parts (after `steps`); `count`: one JSON document "
+        "`{parts, batches, documents_out}` instead, so memory stays bounded.",
+    )
+
+    _stream: tuple[bool, list[str]] | None = PrivateAttr(None)
+    _pipeline: Pipeline | None = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _one_source(self) -> SplitStep:
+    def _one_source(self, info: ValidationInfo) -> SplitStep:
         if (self.items is None) == (self.xpath is None):
             raise ValueError("give exactly one of `items` or `xpath`")
+        if self.xpath is not None and is_streamable(self.xpath.path):
+            namespaces = (info.context or {}).get("namespaces") or {}
+            self._stream = compile_path(self.xpath.path, namespaces)
         return self
+
+    def bind(self, path: str) -> None:
+        super().bind(path)
+        self._pipeline = Pipeline(self.steps, f"{path}.steps") if self.steps else None
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
         result: list[Document] = []
+        parts_seen = batches = produced = 0
         for document in documents:
-            result.extend(self._split(document))
+            parts = self._parts(document)
+            streamed = self._stream is not None and document.kind in STREAMABLE
+            while True:
+                # Streamed bodies are read and parsed in a worker thread, batch by batch,
+                # so a large file never blocks the event loop.
+                if streamed:
+                    batch = await asyncio.to_thread(_take, parts, self.batch)
+                else:
+                    batch = _take(parts, self.batch)
+                if not batch:
+                    break
+                parts_seen += len(batch)
+                done = await self._finish(batch, execution)
+                produced, batches = produced + len(done), batches + 1
+                if self.output == "documents":
+                    result += done
+        if self.output == "count":
+            first = documents[0] if documents else Document.empty()
+            tally = {"parts": parts_seen, "batches": batches, "documents_out": produced}
+            return [first.derive_json(tally)]
         return result
+
+    async def _finish(self, batch: list[Document], execution: Execution) -> list[Document]:
+        if self._pipeline is None:
+            return batch
+        return await self._pipeline.run(batch, execution)
+
+    def _parts(self, document: Document) -> Iterator[Document]:
+        if self._stream is not None and document.kind in STREAMABLE:
+            yield from self._stream_parts(document)
+        else:
+            yield from self._split(document)
+
+    def _stream_parts(self, document: Document) -> Iterator[Document]:
+        assert self._stream is not None
+        anywhere, names = self._stream
+        source: IO[bytes]
+        if document.kind is BodyKind.FILE:
+            source = open(document.body, "rb")  # noqa: SIM115 - closed by the with below
+        else:
+            body = document.body.encode() if isinstance(document.body, str) else document.body
+            source = io.BytesIO(body)
+        with source:
+            for index, element in enumerate(iter_elements(source, anywhere, names)):
+                part = document.derive(element, BodyKind.XML, "application/xml")
+                part.properties["split_index"] = index
+                yield part
 
     def _split(self, document: Document) -> list[Document]:
         parts: list[Document] = []

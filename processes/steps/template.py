@@ -50,7 +50,8 @@ class TemplateStep(Step):
                 ) from None
         escape = self.autoescape
         if escape is None:
-            escape = self.media_type.endswith(("xml", "html"))
+            base_type = self.media_type.split(";", 1)[0].strip().lower()
+            escape = base_type.endswith(("xml", "html"))
         assert source is not None
         self._template = Template(source, context.get("namespaces"), autoescape=escape)
         return self
