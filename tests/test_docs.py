@@ -25,8 +25,8 @@ def test_reference_documents_every_component() -> None:
 def test_readme_step_table_lists_every_step() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("**Steps**", 1)[1].split("**Answers.**", 1)[0]
-    listed = set(re.findall(r"^\| `(\w+)`", table, flags=re.MULTILINE))
-    listed |= set(re.findall(r"^\| `\w+` / `(\w+)`", table, flags=re.MULTILINE))
+    listed = set(re.findall(r"^\| `([\w.]+)`", table, flags=re.MULTILINE))
+    listed |= set(re.findall(r"^\| `[\w.]+` / `([\w.]+)`", table, flags=re.MULTILINE))
     assert listed == set(registry.STEPS)
 
 
