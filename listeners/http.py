@@ -76,6 +76,10 @@ class HttpTrigger(TriggerConfig):
             )
         if any(value == r or value.startswith(r + "/") for r in RESERVED):
             raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
+        names = re.findall(r"\{([^}]*)\}", value)
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"path parameter(s) {', '.join(repeated)} appear more than once")
         return value
 
     def route_key(self) -> tuple[str, str]:

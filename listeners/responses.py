@@ -7,6 +7,7 @@ A failed execution answers a problem body naming the execution, never a tracebac
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from runtime.engine import ExecutionResult
 
 EXECUTION_HEADER = "X-Execution-Id"
+# Header names or values with control characters (CR, LF, NUL...) are dropped, never sent.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Headers a process may not set: framing and connection management belong to the server.
 UNSETTABLE_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
@@ -78,7 +81,9 @@ def _headers(document: Document, config: ResponseConfig) -> dict[str, str]:
         if key.startswith("outheader_") and value is not None:
             headers[key.removeprefix("outheader_")] = str(value)
     return {
-        k: v for k, v in headers.items() if k.lower() not in UNSETTABLE_HEADERS and "\n" not in v
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in UNSETTABLE_HEADERS and not _CONTROL.search(name + value)
     }
 
 

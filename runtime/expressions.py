@@ -49,7 +49,7 @@ def compile_xpath(path: str, namespaces: tuple[tuple[str, str], ...] = ()) -> et
     mistake is a load-time error."""
     declared = dict(namespaces)
     for prefix in _PREFIX.findall(_without_literals(path)):
-        if prefix not in declared:
+        if prefix not in declared and prefix != "xml":  # `xml` is always bound
             raise ValueError(
                 f"namespace prefix {prefix!r} in {path!r} is not declared in `namespaces`"
             )

@@ -68,11 +68,14 @@ def test_messages_are_acked_stored_and_deduplicated(server: WharfServer) -> None
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
         assert response.content == ACK
+    edge = ("Edge Communications", "CD451796", 950000.0, "(512) 757-6000")
+    burlington = ("Burlington Textiles Corp of America", None, None, None)
+    pyramid = ("Pyramid Construction Inc.", None, None, "(014) 427-4427")
     assert rows(server, 3) == [
-        ("04l000000000001AAA", "001000000000001AAA", "Edge Communications", "CD451796", 950000.0, "(512) 757-6000"),
-        ("04l000000000002AAA", "001000000000002AAA", "Burlington Textiles Corp of America", None, None, None),
-        ("04l000000000003AAA", "001000000000003AAA", "Pyramid Construction Inc.", None, None, "(014) 427-4427"),
-    ]  # fmt: skip
+        ("04l000000000001AAA", "001000000000001AAA", *edge),
+        ("04l000000000002AAA", "001000000000002AAA", *burlington),
+        ("04l000000000003AAA", "001000000000003AAA", *pyramid),
+    ]
     executions = requests.get(
         f"{server.url}/api/executions", params={"process": "salesforce-accounts"}, timeout=10
     ).json()["items"]
