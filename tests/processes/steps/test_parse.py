@@ -1,0 +1,74 @@
+"""processes.steps.parse: raw or text bodies to JSON values or XML trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from runtime.document import BodyKind, Document
+from runtime.engine import ExecutionStatus
+from tests.helpers import run_steps
+
+
+async def test_parse_json_from_raw_and_text(tmp_path: Path) -> None:
+    result = await run_steps(
+        tmp_path,
+        "- parse: {format: json}",
+        Document.raw(b'{"a": [1, 2]}', "text/plain", {"k": "v"}),
+        Document.text('"just a string"'),
+    )
+    first, second = result.documents
+    assert (first.kind, first.body, first.media_type) == (
+        BodyKind.JSON,
+        {"a": [1, 2]},
+        "application/json",
+    )
+    assert first.properties == {"k": "v"}
+    assert (second.kind, second.body) == (BodyKind.JSON, "just a string")
+
+
+async def test_parse_xml(tmp_path: Path) -> None:
+    result = await run_steps(
+        tmp_path,
+        "- parse: {format: xml}",
+        Document.text('<order xmlns="urn:po" id="7"><line/></order>', "text/xml"),
+    )
+    (document,) = result.documents
+    assert document.kind is BodyKind.XML
+    assert document.media_type == "application/xml"
+    assert etree.QName(document.body).text == "{urn:po}order"
+    assert document.body.get("id") == "7"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "body", "message"),
+    [
+        (
+            "json",
+            b'{"a": ',
+            "the body is not valid JSON: unexpected end of data: line 1 column 7 (char 6)",
+        ),
+        ("xml", b"<!DOCTYPE a><a/>", "DOCTYPE declarations are not allowed"),
+        ("xml", b"", "the body is empty, an XML document was expected"),
+    ],
+)
+async def test_malformed_bodies_fail_with_400(
+    tmp_path: Path, fmt: str, body: bytes, message: str
+) -> None:
+    result = await run_steps(tmp_path, f"- parse: {{format: {fmt}}}", Document.raw(body))
+    execution = result.execution
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error is not None
+    assert execution.error.detail == f"steps[0].parse: {message}"
+    assert execution.error.status == 400
+    assert execution.error.problem == f"malformed-{fmt}"
+
+
+async def test_parse_refuses_an_already_parsed_document(tmp_path: Path) -> None:
+    result = await run_steps(tmp_path, "- parse: {format: json}", Document.json({"a": 1}))
+    assert result.execution.error is not None
+    assert result.execution.error.detail == (
+        "steps[0].parse: parse needs a raw or text body, this document is json"
+    )
