@@ -56,7 +56,8 @@ def generate(path: Path, megabytes: int) -> int:
     with path.open("w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<orders xmlns="urn:example:orders">\n')
         while written < target:
-            record = f'<order id="PO-{count:07d}"><customer>Customer {count % 977}</customer>{lines}</order>\n'
+            customer = f"<customer>Customer {count % 977}</customer>"
+            record = f'<order id="PO-{count:07d}">{customer}{lines}</order>\n'
             out.write(record)
             written += len(record)
             count += 1

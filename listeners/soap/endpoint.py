@@ -32,7 +32,6 @@ from runtime.engine import ExecutionResult
 from runtime.errors import WharfError
 from runtime.expressions import variables
 from runtime.inputs import encode_request
-from runtime.schemas import xsd_errors
 from runtime.xmljson import strip_indentation
 
 if TYPE_CHECKING:
@@ -124,7 +123,7 @@ class SoapEndpoint:
             raise SoapFault(f"no operation takes a {tag} element here", version=version)
         trigger, process = self.operations[operation.name]
         if trigger.validate_request:
-            errors = xsd_errors(self.contract.schema, envelope.body)
+            errors = self.contract.validator.errors(envelope.body)
             if errors:
                 raise SoapFault("invalid request: " + "; ".join(errors[:10]), version=version)
         properties = request_properties(request)

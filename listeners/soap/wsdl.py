@@ -22,6 +22,7 @@ from xmlschema.extras.wsdl import Wsdl11Document
 from xmlschema.validators import XsdElement
 
 from runtime.codecs import MalformedXML, parse_xml
+from runtime.schemas import XsdValidator, fast_schema
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 SOAP11_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
@@ -54,6 +55,11 @@ class ServiceContract:
     schema: xmlschema.XMLSchemaBase
     target_namespace: str
     operations: dict[str, OperationContract] = field(default_factory=dict)
+    validator: XsdValidator = field(init=False)
+
+    def __post_init__(self) -> None:
+        inline = list(parse_xml(self.source).iter(f"{{{XSD_NS}}}schema"))
+        self.validator = XsdValidator(self.schema, fast_schema(inline))
 
     def operation_for(self, element_tag: str, action: str | None) -> OperationContract | None:
         """Dispatch on the body element, and on SOAPAction when elements are ambiguous."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import xmlschema
 from jsonschema.protocols import Validator
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
@@ -14,11 +13,11 @@ from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
 from runtime.schemas import (
     ValidationFailed,
+    XsdValidator,
     json_errors,
     load_json_schema,
-    load_xsd,
+    load_xsd_validator,
     resolve,
-    xsd_errors,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ class ValidateStep(Step):
         400, ge=400, le=599, description="HTTP status of the failure (400: the caller's fault)."
     )
 
-    _xsd: xmlschema.XMLSchema | None = PrivateAttr(None)
+    _xsd: XsdValidator | None = PrivateAttr(None)
     _json: Validator | None = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -47,7 +46,7 @@ class ValidateStep(Step):
             raise ValueError("give exactly one of `xsd` or `json_schema`")
         base = (info.context or {}).get("base_dir")
         if self.xsd is not None:
-            self._xsd = load_xsd(resolve(base, self.xsd))
+            self._xsd = load_xsd_validator(resolve(base, self.xsd))
         elif isinstance(self.json_schema, str):
             self._json = load_json_schema(resolve(base, self.json_schema))
         elif self.json_schema is not None:
@@ -66,7 +65,7 @@ class ValidateStep(Step):
         if self._xsd is not None:
             if document.kind is not BodyKind.XML:
                 raise DocumentError(f"XSD validation needs an XML document, not {document.kind}")
-            return xsd_errors(self._xsd, document.body)
+            return self._xsd.errors(document.body)
         assert self._json is not None
         if document.kind is not BodyKind.JSON:
             raise DocumentError(

@@ -5,14 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import xmlschema
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from runtime import registry
 from runtime.components import Step
 from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
-from runtime.schemas import ValidationFailed, load_xsd, resolve, xsd_errors
+from runtime.schemas import ValidationFailed, XsdValidator, load_xsd_validator, resolve
 from runtime.xmljson import element_to_json
 
 if TYPE_CHECKING:
@@ -32,12 +31,12 @@ class XmlToJsonStep(Step):
     )
     wrap_root: bool = Field(False, description="Keep the root element name as the top key.")
 
-    _xsd: xmlschema.XMLSchema | None = PrivateAttr(None)
+    _xsd: XsdValidator | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _load(self, info: ValidationInfo) -> XmlToJsonStep:
         if self.xsd is not None:
-            self._xsd = load_xsd(resolve((info.context or {}).get("base_dir"), self.xsd))
+            self._xsd = load_xsd_validator(resolve((info.context or {}).get("base_dir"), self.xsd))
         return self
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
@@ -49,10 +48,10 @@ class XmlToJsonStep(Step):
         root = document.body
         value: Any
         if self._xsd is not None:
-            errors = xsd_errors(self._xsd, root)
+            errors = self._xsd.errors(root)
             if errors:
                 raise ValidationFailed(errors)
-            value = self._xsd.to_dict(root, strip_namespaces=True, decimal_type=float)
+            value = self._xsd.schema.to_dict(root, strip_namespaces=True, decimal_type=float)
             value = _plain(value)
         else:
             value = element_to_json(root, self.force_list)
