@@ -124,6 +124,15 @@ def _make_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
     return env
 
 
+# Globals the fast path may call directly; each takes the context mapping first.
+_FAST_FUNCTIONS: dict[str, Any] = {
+    "xpath": _xpath,
+    "xpath_list": _xpath_list,
+    "xpath_nodes": _xpath_nodes,
+    "now": lambda context: _now(),
+    "uuid": lambda context: _uuid(),
+}
+
 _ENV = _make_env(autoescape=False)
 _ENV_ESCAPED = _make_env(autoescape=True)
 
@@ -171,7 +180,9 @@ class Expression:
         try:
             self._compiled = _ENV.compile_expression(source, undefined_to_none=False)
             _check_names(source, "{{ " + source + " }}", extra_names)
-            self._fast = compile_fast(source, _ENV)
+            self._fast = compile_fast(
+                source, _ENV, _FAST_FUNCTIONS, {NAMESPACES_VAR: self.namespaces}
+            )
         except TemplateError as exc:
             raise ValueError(f"invalid expression {source!r}: {exc}") from None
 

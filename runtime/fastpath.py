@@ -1,12 +1,13 @@
 """A fast path for the most common expressions, with Jinja2's exact semantics.
 
 Jinja2 builds a fresh render context on every call of a compiled expression, which costs
-more than most mappings themselves. Expressions made only of names, attribute/item
-access, constants, arithmetic, comparisons, `and`/`or`/`not`, `~` and conditionals
-(`doc.customer.name`, `doc.amount * 1.2`, `doc.qty > 0 and not doc.void`) are turned here
-into plain closures. They use the sandboxed environment's own `getattr`/`getitem` and
-undefined objects, so results and errors are what Jinja2 would give. Anything else
-(filters, tests, calls...) returns None and runs through Jinja2.
+more than most mappings themselves. Expressions made of names, attribute/item access,
+constants, lists and dicts, arithmetic, comparisons, `and`/`or`/`not`, `~`, conditionals,
+filters and tests (`doc.amount * 1.2`, `doc.lines | default([]) | length`,
+`doc.note is defined`) and calls of Wharf's own functions (`xpath(...)`) are turned here
+into plain closures. They go through the sandboxed environment's own `getattr`,
+`getitem`, `call_filter` and `call_test` and its undefined objects, so results and
+errors are what Jinja2 would give. Anything else returns None and runs through Jinja2.
 """
 
 from __future__ import annotations
@@ -40,18 +41,115 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def compile_fast(source: str, env: SandboxedEnvironment) -> Compiled | None:
-    """A closure evaluating `source`, or None if it needs the full Jinja2 machinery."""
+def compile_fast(
+    source: str,
+    env: SandboxedEnvironment,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Compiled | None:
+    """A closure evaluating `source`, or None if it needs the full Jinja2 machinery.
+
+    `functions` are globals that may be called on the fast path (Wharf's own `xpath`...,
+    which take a context mapping first); `context` holds the extra names they read."""
     template = env.parse("{{ " + source + " }}")
     if len(template.body) != 1 or not isinstance(template.body[0], nodes.Output):
         return None
     output = template.body[0].nodes
     if len(output) != 1:
         return None
-    return _compile(output[0], env)
+    return _Compiler(env, functions or {}, context or {}).compile(output[0])
 
 
-def _compile(node: nodes.Node, env: SandboxedEnvironment) -> Compiled | None:
+class _Compiler:
+    def __init__(
+        self,
+        env: SandboxedEnvironment,
+        functions: Mapping[str, Callable[..., Any]],
+        context: Mapping[str, Any],
+    ):
+        self.env = env
+        self.functions = functions
+        self.context = context
+
+    def compile(self, node: nodes.Node) -> Compiled | None:
+        return _compile(node, self)
+
+    def arguments(
+        self, node: nodes.Filter | nodes.Test | nodes.Call
+    ) -> tuple[list[Compiled], dict[str, Compiled]] | None:
+        if node.dyn_args is not None or node.dyn_kwargs is not None:
+            return None
+        args = [self.compile(arg) for arg in node.args]
+        kwargs: dict[str, Compiled | None] = {}
+        for keyword in node.kwargs:
+            if not isinstance(keyword, nodes.Keyword):
+                return None
+            kwargs[keyword.key] = self.compile(keyword.value)
+        if any(a is None for a in args) or any(v is None for v in kwargs.values()):
+            return None
+        return [a for a in args if a is not None], {k: v for k, v in kwargs.items() if v}
+
+
+def _filter_or_test(node: nodes.Filter | nodes.Test, compiler: _Compiler) -> Compiled | None:
+    env = compiler.env
+    table = env.filters if isinstance(node, nodes.Filter) else env.tests
+    function = table.get(node.name)
+    # Filters that need the render context (rare) keep the full Jinja2 path.
+    if function is None or getattr(function, "jinja_pass_arg", None) == "context":
+        return None
+    if node.node is None:
+        return None
+    value = compiler.compile(node.node)
+    arguments = compiler.arguments(node)
+    if value is None or arguments is None:
+        return None
+    args, kwargs = arguments
+    name = node.name
+    call = env.call_filter if isinstance(node, nodes.Filter) else env.call_test
+    return lambda names: call(
+        name,
+        value(names),
+        [arg(names) for arg in args],
+        {key: kwarg(names) for key, kwarg in kwargs.items()},
+    )
+
+
+def _call(node: nodes.Call, compiler: _Compiler) -> Compiled | None:
+    if not isinstance(node.node, nodes.Name) or node.node.name not in compiler.functions:
+        return None
+    function = compiler.functions[node.node.name]
+    arguments = compiler.arguments(node)
+    if arguments is None:
+        return None
+    args, kwargs = arguments
+    extra = compiler.context
+    return lambda names: function(
+        {**names, **extra},
+        *(arg(names) for arg in args),
+        **{key: kwarg(names) for key, kwarg in kwargs.items()},
+    )
+
+
+def _compile(node: nodes.Node, compiler: _Compiler) -> Compiled | None:
+    env = compiler.env
+    if isinstance(node, nodes.Filter | nodes.Test):
+        return _filter_or_test(node, compiler)
+    if isinstance(node, nodes.Call):
+        return _call(node, compiler)
+    if isinstance(node, nodes.List | nodes.Tuple):
+        items = [_compile(item, compiler) for item in node.items]
+        if any(item is None for item in items):
+            return None
+        ready = [item for item in items if item is not None]
+        if isinstance(node, nodes.Tuple):
+            return lambda names: tuple(item(names) for item in ready)
+        return lambda names: [item(names) for item in ready]
+    if isinstance(node, nodes.Dict):
+        pairs = [(_compile(p.key, compiler), _compile(p.value, compiler)) for p in node.items]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        ready_pairs = [(k, v) for k, v in pairs if k is not None and v is not None]
+        return lambda names: {k(names): v(names) for k, v in ready_pairs}
     if isinstance(node, nodes.Const):
         value = node.value
         return lambda names: value
@@ -60,41 +158,41 @@ def _compile(node: nodes.Node, env: SandboxedEnvironment) -> Compiled | None:
         undefined = env.undefined
         return lambda names: names[name] if name in names else undefined(name=name)
     if isinstance(node, nodes.Getattr):
-        owner = _compile(node.node, env)
+        owner = _compile(node.node, compiler)
         if owner is None:
             return None
         attr, getattr_ = node.attr, env.getattr
         return lambda names: getattr_(owner(names), attr)
     if isinstance(node, nodes.Getitem):
-        container = _compile(node.node, env)
+        container = _compile(node.node, compiler)
         if container is None or not isinstance(node.arg, nodes.Const):
             return None
         key, getitem = node.arg.value, env.getitem
         return lambda names: getitem(container(names), key)
     if type(node) in _BINARY:
         assert isinstance(node, nodes.BinExpr)
-        return _binary(node, env, _BINARY[type(node)])
+        return _binary(node, compiler, _BINARY[type(node)])
     if isinstance(node, nodes.Neg | nodes.Not):
-        operand = _compile(node.node, env)
+        operand = _compile(node.node, compiler)
         if operand is None:
             return None
         if isinstance(node, nodes.Neg):
             return lambda names: -operand(names)
         return lambda names: not operand(names)
     if isinstance(node, nodes.And):
-        return _binary(node, env, None, short="and")
+        return _binary(node, compiler, None, short="and")
     if isinstance(node, nodes.Or):
-        return _binary(node, env, None, short="or")
+        return _binary(node, compiler, None, short="or")
     if isinstance(node, nodes.Compare):
-        return _compare(node, env)
+        return _compare(node, compiler)
     if isinstance(node, nodes.Concat):
-        parts = [_compile(part, env) for part in node.nodes]
+        parts = [_compile(part, compiler) for part in node.nodes]
         if any(part is None for part in parts):
             return None
         ready = [part for part in parts if part is not None]
         return lambda names: "".join(str(part(names)) for part in ready)
     if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
-        test, yes, no = (_compile(n, env) for n in (node.test, node.expr1, node.expr2))
+        test, yes, no = (_compile(n, compiler) for n in (node.test, node.expr1, node.expr2))
         if test is None or yes is None or no is None:
             return None
         return lambda names: yes(names) if test(names) else no(names)
@@ -103,11 +201,11 @@ def _compile(node: nodes.Node, env: SandboxedEnvironment) -> Compiled | None:
 
 def _binary(
     node: nodes.BinExpr,
-    env: SandboxedEnvironment,
+    compiler: _Compiler,
     op: Callable[[Any, Any], Any] | None,
     short: str | None = None,
 ) -> Compiled | None:
-    left, right = _compile(node.left, env), _compile(node.right, env)
+    left, right = _compile(node.left, compiler), _compile(node.right, compiler)
     if left is None or right is None:
         return None
     if short == "and":
@@ -118,9 +216,9 @@ def _binary(
     return lambda names: op(left(names), right(names))
 
 
-def _compare(node: nodes.Compare, env: SandboxedEnvironment) -> Compiled | None:
-    first = _compile(node.expr, env)
-    steps = [(_COMPARE.get(operand.op), _compile(operand.expr, env)) for operand in node.ops]
+def _compare(node: nodes.Compare, compiler: _Compiler) -> Compiled | None:
+    first = _compile(node.expr, compiler)
+    steps = [(_COMPARE.get(o.op), _compile(o.expr, compiler)) for o in node.ops]
     if first is None or any(op is None or expr is None for op, expr in steps):
         return None
     chain = [(op, expr) for op, expr in steps if op is not None and expr is not None]

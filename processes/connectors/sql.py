@@ -8,10 +8,10 @@ literally. Relative SQLite paths are relative to the server's working directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -66,21 +66,29 @@ class SqlConnection(ConnectionConfig):
         url = make_url(secrets.resolve(self.url))
         if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        options = (
-            {}
-            if url.drivername.startswith("sqlite")
-            else {
-                "pool_size": self.pool_size,
-                "pool_timeout": self.timeout,
-                "pool_pre_ping": True,
-            }
-        )
-        engine = create_async_engine(url, **options)
+        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+            # SQLite has one writer at a time: one pooled connection queues writers in the
+            # pool instead of spinning on the file lock; WAL lets readers go on meanwhile.
+            engine = create_async_engine(
+                url, pool_size=1, max_overflow=0, pool_timeout=self.timeout
+            )
+            event.listen(engine.sync_engine, "connect", _sqlite_wal)
+        else:
+            engine = create_async_engine(
+                url, pool_size=self.pool_size, pool_timeout=self.timeout, pool_pre_ping=True
+            )
         if self.init:
             async with engine.begin() as connection:
                 for statement in self.init:
                     await connection.execute(text(statement))
         return SqlClient(engine)
+
+
+def _sqlite_wal(connection: Any, record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 class SqlClient(ConnectionClient):
