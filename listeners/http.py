@@ -17,6 +17,7 @@ from runtime.document import Document
 from runtime.durations import Duration
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request
+from runtime.routes import add_route
 
 if TYPE_CHECKING:
     from runtime.engine import Process
@@ -87,7 +88,7 @@ class HttpTrigger(TriggerConfig):
 
     def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
         listener = HttpListener(self, process, state)
-        app.router.add_route(self.method, self.path, listener.handle)
+        add_route(app, self.method, self.path, listener.handle)
 
 
 class HttpListener:

@@ -15,6 +15,7 @@ from runtime.errors import RequestError
 from runtime.inputs import documents_from_request, encode_request
 from runtime.openapi import openapi_document
 from runtime.recording import snapshots
+from runtime.routes import add_route
 from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
 
@@ -237,10 +238,10 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/openapi.json", openapi)
-    app.router.add_get("/api/processes", list_processes)
-    app.router.add_get("/api/processes/{name}", get_process)
-    app.router.add_post("/api/processes/{name}/executions", execute_process)
-    app.router.add_get("/api/executions", list_executions)
-    app.router.add_get("/api/executions/{id}", get_execution)
-    app.router.add_post("/api/executions/{id}/retry", retry_execution)
+    add_route(app, "GET", "/api/openapi.json", openapi)
+    add_route(app, "GET", "/api/processes", list_processes)
+    add_route(app, "GET", "/api/processes/{name}", get_process)
+    add_route(app, "POST", "/api/processes/{name}/executions", execute_process)
+    add_route(app, "GET", "/api/executions", list_executions)
+    add_route(app, "GET", "/api/executions/{id}", get_execution)
+    add_route(app, "POST", "/api/executions/{id}/retry", retry_execution)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -15,42 +15,14 @@ from runtime.components import ConnectionConfig
 from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
-from runtime.errors import RequestError, WharfError
-from runtime.problems import problem_response
+from runtime.routes import add_catch_all, add_route
 from runtime.settings import Settings
 from runtime.state import STATE, RuntimeState
 from runtime.store import Store, open_store
 
 log = logging.getLogger("wharf.app")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRUNE_INTERVAL = 300.0
-
-
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error becomes an RFC 9457 problem; no traceback ever reaches a caller."""
-    try:
-        return await handler(request)
-    except RequestError as exc:
-        return problem_response(
-            exc.status, exc.detail, slug=exc.problem, title=exc.title, headers=exc.headers
-        )
-    except WharfError as exc:
-        return problem_response(exc.status, exc.detail, slug=exc.problem, title=exc.title)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status, "http-error")
-        detail = {
-            404: f"no listener at {request.path}",
-            405: f"{request.method} is not allowed on {request.path}",
-        }.get(exc.status, exc.reason)
-        return problem_response(exc.status, detail, slug=slug, headers=headers)
-    except Exception:
-        log.exception("unhandled error answering %s %s", request.method, request.path)
-        return problem_response(500, "an internal error occurred", slug="internal-error")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -88,7 +60,7 @@ def create_app(
     """The app; `store` defaults to the one `settings.store` names."""
     # The listeners enforce their own body limits while streaming; this is aiohttp's
     # ceiling for anything that reads bodies whole (the admin API).
-    app = web.Application(middlewares=[problem_middleware], client_max_size=settings.max_body)
+    app = web.Application(client_max_size=settings.max_body)
     store = store if store is not None else open_store(settings.store)
     live = Connections(connections or {})
     dispatcher = Dispatcher(
@@ -100,11 +72,12 @@ def create_app(
     )
     state = RuntimeState(processes, settings, store, dispatcher, live)
     app[STATE] = state
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    add_route(app, "GET", "/healthz", healthz)
+    add_route(app, "GET", "/readyz", readyz)
     api.add_routes(app)
     for process in processes:
         process.trigger.mount(app, process, state)
+    add_catch_all(app)  # last: unknown paths and wrong methods answer problems
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.open()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -30,6 +31,10 @@ async def serve(
         shutdown_timeout=settings.shutdown_timeout,
     )
     await runner.setup()
+    # Everything loaded so far (models, compiled expressions, schemas) lives as long as
+    # the server: keep it out of the garbage collector's scans of young objects.
+    gc.collect()
+    gc.freeze()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
     for address in runner.addresses:

@@ -32,6 +32,7 @@ from runtime.engine import ExecutionResult
 from runtime.errors import WharfError
 from runtime.expressions import variables
 from runtime.inputs import encode_request
+from runtime.routes import add_route
 from runtime.xmljson import strip_indentation
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ def endpoint_for(app: web.Application, path: str, state: RuntimeState) -> SoapEn
         endpoints = app[ENDPOINTS] = {}
     if path not in endpoints:
         endpoint = endpoints[path] = SoapEndpoint(path, state)
-        app.router.add_post(path, endpoint.handle)
-        app.router.add_get(path, endpoint.wsdl)
+        add_route(app, "POST", path, endpoint.handle)
+        add_route(app, "GET", path, endpoint.wsdl)
     return endpoints[path]
 
 
