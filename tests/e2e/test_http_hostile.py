@@ -7,7 +7,6 @@ import asyncio
 import re
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
