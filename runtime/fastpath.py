@@ -20,6 +20,7 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 Compiled = Callable[[Mapping[str, Any]], Any]
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 
 _BINARY: dict[type[nodes.Node], Callable[[Any, Any], Any]] = {
     nodes.Add: operator.add,
@@ -162,7 +163,18 @@ def _compile(node: nodes.Node, compiler: _Compiler) -> Compiled | None:
         if owner is None:
             return None
         attr, getattr_ = node.attr, env.getattr
-        return lambda names: getattr_(owner(names), attr)
+        if attr in _DICT_ATTRIBUTES:
+            return lambda names: getattr_(owner(names), attr)
+
+        def get(names: Mapping[str, Any]) -> Any:
+            # A JSON object's key, without the sandbox's attribute probing: for a dict and
+            # a name that is no dict attribute, Jinja2 would land on the item just the same.
+            value = owner(names)
+            if type(value) is dict and attr in value:
+                return value[attr]
+            return getattr_(value, attr)
+
+        return get
     if isinstance(node, nodes.Getitem):
         container = _compile(node.node, compiler)
         if container is None or not isinstance(node.arg, nodes.Const):

@@ -63,28 +63,41 @@ _RECORD_COLUMNS = (
     "id, process, trigger, status, created_at, started_at, finished_at, duration_ms, "
     "documents_in, documents_out, error, trace, input, output, parent_id, idempotency_key"
 )
-_UPSERT = f"""
-    INSERT INTO executions ({_RECORD_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET
+# Writes are multi-row statements: one sqlite3 step per batch instead of one per row, so
+# the writer thread gives up and retakes the GIL once per batch, not once per request.
+ROWS_PER_STATEMENT = 500
+_RECORD_ROW = "(" + ", ".join(["?"] * 16) + ")"
+_UPSERT = (
+    f"INSERT INTO executions ({_RECORD_COLUMNS}) VALUES {{rows}} "
+    """ON CONFLICT (id) DO UPDATE SET
         status = excluded.status, started_at = excluded.started_at,
         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
         documents_in = excluded.documents_in, documents_out = excluded.documents_out,
         error = excluded.error, trace = excluded.trace, input = excluded.input,
         output = excluded.output
     WHERE executions.status NOT IN ('succeeded', 'failed')
-        OR excluded.status IN ('succeeded', 'failed')
-"""
-_ACCEPT_EXECUTION = f"""
-    INSERT INTO executions ({_RECORD_COLUMNS})
-    VALUES (?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?)
-    ON CONFLICT DO NOTHING
-"""
+        OR excluded.status IN ('succeeded', 'failed')"""
+)
+_ACCEPT_ROW = "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?)"
+_ACCEPT_EXECUTION = (
+    f"INSERT INTO executions ({_RECORD_COLUMNS}) VALUES {{rows}} ON CONFLICT DO NOTHING"
+)
 # Only items whose execution row went in (not an idempotent duplicate) enter the inbox.
+_INBOX_ROW = "(?, ?, ?, ?, ?, ?, ?)"
 _ACCEPT_INBOX = """
     INSERT INTO inbox (id, process, trigger, received_at, request, idempotency_key, parent_id)
-    SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM executions WHERE id = ?)
+    SELECT * FROM (VALUES {rows}) AS v
+    WHERE EXISTS (SELECT 1 FROM executions AS e WHERE e.id = v.column1)
 """
+
+
+async def _write_rows(
+    conn: aiosqlite.Connection, template: str, row: str, rows: list[tuple[Any, ...]]
+) -> None:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        sql = template.format(rows=", ".join([row] * len(chunk)))
+        await conn.execute(sql, [value for values in chunk for value in values])
 
 
 def _json(value: Any) -> bytes | None:
@@ -297,15 +310,19 @@ class SQLiteStore(Store):
         await conn.execute("BEGIN IMMEDIATE")
         try:
             if accepts:
-                await conn.executemany(
+                await _write_rows(
+                    conn,
                     _ACCEPT_EXECUTION,
+                    _ACCEPT_ROW,
                     [
                         (i.id, i.process, i.trigger, i.received_at, i.parent_id, i.idempotency_key)
                         for i in accepts
                     ],
                 )
-                await conn.executemany(
+                await _write_rows(
+                    conn,
                     _ACCEPT_INBOX,
+                    _INBOX_ROW,
                     [
                         (
                             i.id,
@@ -315,13 +332,12 @@ class SQLiteStore(Store):
                             orjson.dumps(i.request),
                             i.idempotency_key,
                             i.parent_id,
-                            i.id,
                         )
                         for i in accepts
                     ],
                 )
             if records:
-                await conn.executemany(_UPSERT, [_record_params(r) for r in records])
+                await _write_rows(conn, _UPSERT, _RECORD_ROW, [_record_params(r) for r in records])
             if finished:
                 await conn.executemany("UPDATE inbox SET done = 1 WHERE id = ?", finished)
             owners = await self._idempotency_owners(accepts)
