@@ -175,10 +175,16 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
     def median(key: str, field: str) -> float:
         return statistics.median(r[field] for r in rounds[key])
 
-    base = median("a", "rps")
+    def ratio(key: str) -> float:
+        """Median of per-round ratios: a case and (a) measured seconds apart share the
+        machine's mood, which a ratio of whole-run medians would not."""
+        return statistics.median(
+            r["rps"] / a["rps"] for r, a in zip(rounds[key], rounds["a"], strict=True)
+        )
+
     print(
         f"\n{args.rounds} rounds x {args.duration}s per case, wrk -t1 -c{args.connections}; "
-        "medians (min-max req/s)"
+        "medians (min-max req/s); ratio = median of per-round ratios to (a)"
     )
     print(f"{'case':34} {'req/s':>9} {'range':>13} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
     for key, name in CASES.items():
@@ -186,7 +192,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
         spread = f"{min(values):.0f}-{max(values):.0f}"
         print(
             f"({key}) {name:30} {median(key, 'rps'):9.0f} {spread:>13} "
-            f"{median(key, 'p50'):8.2f} {median(key, 'p99'):8.2f} {median(key, 'rps') / base:6.2f}"
+            f"{median(key, 'p50'):8.2f} {median(key, 'p99'):8.2f} {ratio(key):6.2f}"
         )
     for key in CASES:
         errors = sum(r["non2xx"] + r["socket_errors"] + r["timeouts"] for r in rounds[key])
