@@ -1,19 +1,18 @@
 """The component registry: the single source for validation, `wharf schema` and docs.
 
-Component modules register themselves at import; `load_components` imports them all.
+Component modules register themselves at import (`@registry.step("map")`, ...);
+`load_components` imports them all.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from runtime.components import ConnectionConfig, Step, TriggerConfig
 
-StepT = TypeVar("StepT", bound=type[Step])
-TriggerT = TypeVar("TriggerT", bound=type[TriggerConfig])
-ConnectorT = TypeVar("ConnectorT", bound=type[ConnectionConfig])
+ComponentT = TypeVar("ComponentT", bound=type[Any])
 
 STEPS: dict[str, type[Step]] = {}
 TRIGGERS: dict[str, type[TriggerConfig]] = {}
@@ -23,34 +22,26 @@ CONNECTORS: dict[str, type[ConnectionConfig]] = {}
 COMPONENT_PACKAGES = ("processes.connectors", "processes.steps", "listeners")
 
 
-def step(name: str) -> Callable[[StepT], StepT]:
-    def register(cls: StepT) -> StepT:
-        if name in STEPS and STEPS[name] is not cls:
-            raise RuntimeError(f"step {name!r} registered twice")
-        STEPS[name] = cls
+def _registrar(table: dict[str, Any], kind: str, name: str) -> Callable[[ComponentT], ComponentT]:
+    def register(cls: ComponentT) -> ComponentT:
+        if table.get(name, cls) is not cls:
+            raise RuntimeError(f"{kind} {name!r} registered twice")
+        table[name] = cls
         return cls
 
     return register
 
 
-def trigger(name: str) -> Callable[[TriggerT], TriggerT]:
-    def register(cls: TriggerT) -> TriggerT:
-        if name in TRIGGERS and TRIGGERS[name] is not cls:
-            raise RuntimeError(f"trigger {name!r} registered twice")
-        TRIGGERS[name] = cls
-        return cls
-
-    return register
+def step(name: str) -> Callable[[ComponentT], ComponentT]:
+    return _registrar(STEPS, "step", name)
 
 
-def connector(name: str) -> Callable[[ConnectorT], ConnectorT]:
-    def register(cls: ConnectorT) -> ConnectorT:
-        if name in CONNECTORS and CONNECTORS[name] is not cls:
-            raise RuntimeError(f"connector {name!r} registered twice")
-        CONNECTORS[name] = cls
-        return cls
+def trigger(name: str) -> Callable[[ComponentT], ComponentT]:
+    return _registrar(TRIGGERS, "trigger", name)
 
-    return register
+
+def connector(name: str) -> Callable[[ComponentT], ComponentT]:
+    return _registrar(CONNECTORS, "connector", name)
 
 
 def load_components() -> None:
