@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,139 +17,21 @@ import aiosqlite
 import orjson
 
 from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
+from runtime.store.sqlite_sql import (
+    ACCEPT_EXECUTION,
+    ACCEPT_INBOX,
+    ACCEPT_ROW,
+    INBOX_ROW,
+    MIGRATIONS,
+    RECORD_COLUMNS,
+    RECORD_ROW,
+    UPSERT,
+    record_from_row,
+    record_params,
+    write_rows,
+)
 
 log = logging.getLogger("wharf.store")
-
-MIGRATIONS: list[str] = [
-    # 1: inbox and execution records
-    """
-    CREATE TABLE executions (
-        id TEXT PRIMARY KEY,
-        process TEXT NOT NULL,
-        trigger TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        duration_ms REAL,
-        documents_in INTEGER NOT NULL DEFAULT 0,
-        documents_out INTEGER NOT NULL DEFAULT 0,
-        error BLOB,
-        trace BLOB,
-        input BLOB,
-        output BLOB,
-        parent_id TEXT,
-        idempotency_key TEXT
-    );
-    CREATE INDEX executions_process ON executions (process, id);
-    CREATE INDEX executions_status ON executions (status, id);
-    CREATE UNIQUE INDEX executions_idempotency
-        ON executions (process, idempotency_key) WHERE idempotency_key IS NOT NULL;
-    CREATE TABLE inbox (
-        id TEXT PRIMARY KEY,
-        process TEXT NOT NULL,
-        trigger TEXT NOT NULL,
-        received_at REAL NOT NULL,
-        request BLOB NOT NULL,
-        idempotency_key TEXT,
-        parent_id TEXT,
-        done INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX inbox_pending ON inbox (done, id);
-    """,
-]
-
-_RECORD_COLUMNS = (
-    "id, process, trigger, status, created_at, started_at, finished_at, duration_ms, "
-    "documents_in, documents_out, error, trace, input, output, parent_id, idempotency_key"
-)
-# Writes are multi-row statements: one sqlite3 step per batch instead of one per row, so
-# the writer thread gives up and retakes the GIL once per batch, not once per request.
-ROWS_PER_STATEMENT = 500
-_RECORD_ROW = "(" + ", ".join(["?"] * 16) + ")"
-_UPSERT = (
-    f"INSERT INTO executions ({_RECORD_COLUMNS}) VALUES {{rows}} "
-    """ON CONFLICT (id) DO UPDATE SET
-        status = excluded.status, started_at = excluded.started_at,
-        finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
-        documents_in = excluded.documents_in, documents_out = excluded.documents_out,
-        error = excluded.error, trace = excluded.trace, input = excluded.input,
-        output = excluded.output
-    WHERE executions.status NOT IN ('succeeded', 'failed')
-        OR excluded.status IN ('succeeded', 'failed')"""
-)
-_ACCEPT_ROW = "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?)"
-_ACCEPT_EXECUTION = (
-    f"INSERT INTO executions ({_RECORD_COLUMNS}) VALUES {{rows}} ON CONFLICT DO NOTHING"
-)
-# Only items whose execution row went in (not an idempotent duplicate) enter the inbox.
-_INBOX_ROW = "(?, ?, ?, ?, ?, ?, ?)"
-_ACCEPT_INBOX = """
-    INSERT INTO inbox (id, process, trigger, received_at, request, idempotency_key, parent_id)
-    SELECT * FROM (VALUES {rows}) AS v
-    WHERE EXISTS (SELECT 1 FROM executions AS e WHERE e.id = v.column1)
-"""
-
-
-async def _write_rows(
-    conn: aiosqlite.Connection, template: str, row: str, rows: list[tuple[Any, ...]]
-) -> None:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
-        sql = template.format(rows=", ".join([row] * len(chunk)))
-        await conn.execute(sql, [value for values in chunk for value in values])
-
-
-def _json(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
-
-
-def _load(value: bytes | None) -> Any:
-    return None if value is None else orjson.loads(value)
-
-
-def _record_params(record: ExecutionRecord) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.process,
-        record.trigger,
-        record.status,
-        record.created_at,
-        record.started_at,
-        record.finished_at,
-        record.duration_ms,
-        record.documents_in,
-        record.documents_out,
-        _json(record.error),
-        _json(record.trace),
-        _json(record.input),
-        _json(record.output),
-        record.parent_id,
-        record.idempotency_key,
-    )
-
-
-def _record(row: Iterable[Any]) -> ExecutionRecord:
-    (id_, process, trigger, status, created, started, finished, duration, d_in, d_out,
-     error, trace, input_, output, parent, key) = row  # fmt: skip
-    return ExecutionRecord(
-        id=id_,
-        process=process,
-        trigger=trigger,
-        status=status,
-        created_at=created,
-        started_at=started,
-        finished_at=finished,
-        duration_ms=duration,
-        documents_in=d_in,
-        documents_out=d_out,
-        error=_load(error),
-        trace=_load(trace) or [],
-        input=_load(input_),
-        output=_load(output),
-        parent_id=parent,
-        idempotency_key=key,
-    )
 
 
 def _log_failure(future: asyncio.Future[None]) -> None:
@@ -310,19 +192,19 @@ class SQLiteStore(Store):
         await conn.execute("BEGIN IMMEDIATE")
         try:
             if accepts:
-                await _write_rows(
+                await write_rows(
                     conn,
-                    _ACCEPT_EXECUTION,
-                    _ACCEPT_ROW,
+                    ACCEPT_EXECUTION,
+                    ACCEPT_ROW,
                     [
                         (i.id, i.process, i.trigger, i.received_at, i.parent_id, i.idempotency_key)
                         for i in accepts
                     ],
                 )
-                await _write_rows(
+                await write_rows(
                     conn,
-                    _ACCEPT_INBOX,
-                    _INBOX_ROW,
+                    ACCEPT_INBOX,
+                    INBOX_ROW,
                     [
                         (
                             i.id,
@@ -337,7 +219,7 @@ class SQLiteStore(Store):
                     ],
                 )
             if records:
-                await _write_rows(conn, _UPSERT, _RECORD_ROW, [_record_params(r) for r in records])
+                await write_rows(conn, UPSERT, RECORD_ROW, [record_params(r) for r in records])
             if finished:
                 await conn.executemany("UPDATE inbox SET done = 1 WHERE id = ?", finished)
             owners = await self._idempotency_owners(accepts)
@@ -402,10 +284,10 @@ class SQLiteStore(Store):
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         await self._barrier()
-        sql = f"SELECT {_RECORD_COLUMNS} FROM executions WHERE id = ?"
+        sql = f"SELECT {RECORD_COLUMNS} FROM executions WHERE id = ?"
         async with self.conn.execute(sql, (execution_id,)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else record_from_row(row)
 
     async def list_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]:
         await self._barrier()
@@ -425,10 +307,10 @@ class SQLiteStore(Store):
             clauses.append("id < ?")
             params.append(query.cursor)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {_RECORD_COLUMNS} FROM executions {where} ORDER BY id DESC LIMIT ?"
+        sql = f"SELECT {RECORD_COLUMNS} FROM executions {where} ORDER BY id DESC LIMIT ?"
         async with self.conn.execute(sql, (*params, query.limit)) as cursor:
             rows = await cursor.fetchall()
-        return [_record(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:
         finished = "status IN ('succeeded', 'failed')"
