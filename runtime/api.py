@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from listeners.responses import accepted_response
+from runtime.connection_checks import check_connection
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.errors import RequestError
 from runtime.inputs import documents_from_request, encode_request
@@ -233,6 +234,28 @@ async def retry_execution(request: web.Request) -> web.Response:
     return accepted_response(accepted.execution_id)
 
 
+async def list_connections(request: web.Request) -> web.Response:
+    configs = _state(request).connections.configs
+    items = [
+        {
+            "name": name,
+            "connector": getattr(config, "connector", None),
+            "description": config.description,
+        }
+        for name, config in sorted(configs.items())
+    ]
+    return _json({"items": items})
+
+
+async def test_connection(request: web.Request) -> web.Response:
+    state = _state(request)
+    name = request.match_info["name"]
+    if name not in state.connections.configs:
+        raise _not_found(f"connection {name!r}")
+    result = await check_connection(state.connections, name)
+    return _json(result.as_dict())
+
+
 async def openapi(request: web.Request) -> web.Response:
     return _json(openapi_document())
 
@@ -245,3 +268,5 @@ def add_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/executions", list_executions)
     add_route(app, "GET", "/api/executions/{id}", get_execution)
     add_route(app, "POST", "/api/executions/{id}/retry", retry_execution)
+    add_route(app, "GET", "/api/connections", list_connections)
+    add_route(app, "POST", "/api/connections/{name}/test", test_connection)

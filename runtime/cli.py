@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -85,6 +86,38 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_connections_test(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from runtime.connection_checks import check_connection, format_table
+    from runtime.connections import Connections, load_connections
+
+    configs, problems = load_connections(Path(args.directory))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    names = [args.name] if args.name else sorted(configs)
+    unknown = [name for name in names if name not in configs]
+    if unknown:
+        print(f"no connection named {unknown[0]!r} in {args.directory}", file=sys.stderr)
+        return 1
+    if not names:
+        print("no connections defined")
+        return 0
+
+    async def check_all() -> list[Any]:
+        connections = Connections(configs)
+        try:
+            return [await check_connection(connections, name) for name in names]
+        finally:
+            await connections.close()
+
+    results = asyncio.run(check_all())
+    print(format_table(results))
+    return 0 if all(result.ok for result in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wharf", description="Wharf integration runtime")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="print the component reference (Markdown)")
     docs.add_argument("--output", help="write to this file instead of stdout")
     docs.set_defaults(func=_cmd_docs)
+
+    connections = commands.add_parser("connections", help="work with connections.yaml")
+    connection_actions = connections.add_subparsers(dest="action", required=True)
+    test = connection_actions.add_parser("test", help="check connections for real")
+    test.add_argument("directory", help="directory holding connections.yaml")
+    test.add_argument("name", nargs="?", help="one connection (default: all)")
+    test.set_defaults(func=_cmd_connections_test)
 
     from runtime.cli_executions import add_commands
 

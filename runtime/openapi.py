@@ -119,6 +119,26 @@ _SCHEMAS: dict[str, Any] = {
             "duplicate": {"type": "boolean"},
         },
     },
+    "Connection": {
+        "type": "object",
+        "required": ["name", "connector"],
+        "properties": {
+            "name": {"type": "string"},
+            "connector": {"type": "string"},
+            "description": {"type": "string"},
+        },
+    },
+    "CheckResult": {
+        "type": "object",
+        "required": ["name", "connector", "ok", "detail", "duration_ms"],
+        "properties": {
+            "name": {"type": "string"},
+            "connector": {"type": "string"},
+            "ok": {"type": "boolean"},
+            "detail": {"type": "string"},
+            "duration_ms": {"type": "number"},
+        },
+    },
     "ExecuteRequest": {
         "type": "object",
         "properties": {
@@ -275,6 +295,39 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Retry a failed execution as a new one linked to it",
                     "parameters": [execution_id],
                     "responses": {"202": _ACCEPTED, "404": PROBLEM, "409": PROBLEM},
+                }
+            },
+            "/api/connections": {
+                "get": {
+                    "operationId": "listConnections",
+                    "summary": "Connections from connections.yaml (no secrets)",
+                    "responses": {
+                        "200": _ok(
+                            "Connections",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "items": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Connection"},
+                                    }
+                                },
+                            },
+                        )
+                    },
+                }
+            },
+            "/api/connections/{name}/test": {
+                "post": {
+                    "operationId": "testConnection",
+                    "summary": "Open a connection and prove it works (SQL: SELECT 1)",
+                    "parameters": [_param("name", "path", "connection name", {"type": "string"})],
+                    "responses": {
+                        "200": _ok(
+                            "The check's result", {"$ref": "#/components/schemas/CheckResult"}
+                        ),
+                        "404": PROBLEM,
+                    },
                 }
             },
             "/api/openapi.json": {

@@ -94,6 +94,8 @@ async def test_openapi_document_is_valid(client: Client) -> None:
         "/api/executions",
         "/api/executions/{id}",
         "/api/executions/{id}/retry",
+        "/api/connections",
+        "/api/connections/{name}/test",
         "/api/openapi.json",
     }
 
