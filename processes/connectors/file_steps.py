@@ -1,0 +1,180 @@
+"""The `file.*` actions: write, read, list and move files under a `file` connection."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from processes.connectors.file import FileAccessError, FileClient
+from runtime import registry
+from runtime.codecs import serialize_json, serialize_xml
+from runtime.components import Step
+from runtime.document import BodyKind, Document
+from runtime.errors import DocumentError
+from runtime.expressions import ValueField, variables
+
+if TYPE_CHECKING:
+    from runtime.engine import Execution
+
+
+def _file_connection(value: str, info: ValidationInfo) -> str:
+    known = (info.context or {}).get("connections")
+    if known is not None:
+        config = known.get(value)
+        if config is None:
+            names = ", ".join(sorted(known)) or "none defined"
+            raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
+        if getattr(config, "connector", None) != "file":
+            raise ValueError(f"connection {value!r} is not a file connection")
+    return value
+
+
+def body_bytes(document: Document) -> bytes:
+    match document.kind:
+        case BodyKind.RAW:
+            return bytes(document.body)
+        case BodyKind.TEXT:
+            return str(document.body).encode("utf-8")
+        case BodyKind.JSON:
+            return serialize_json(document.body)
+        case BodyKind.XML:
+            return serialize_xml(document.body)
+        case BodyKind.FILE:
+            return Path(document.body).read_bytes()
+    raise DocumentError("this document has no body to write")
+
+
+class FileStep(Step):
+    connection: str = Field(description="Name of a `file` connection in connections.yaml.")
+
+    @field_validator("connection")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        return _file_connection(value, info)
+
+    async def client(self, execution: Execution) -> FileClient:
+        if execution.connections is None:
+            raise FileAccessError("no connections are available to this execution")
+        client = await execution.connections.client(self.connection)
+        assert isinstance(client, FileClient)
+        return client
+
+
+def _path(value: Any, document: Document) -> str:
+    return str(value.evaluate(variables(document)))
+
+
+@registry.step("file.write")
+class FileWriteStep(FileStep):
+    """Write each document's body to a file (atomically: a temporary name, then a
+    rename). The written path goes into the `file_path` property."""
+
+    # `path` in YAML; Step.path is the step's place in its process.
+    target: ValueField = Field(
+        alias="path", description='Relative path, e.g. `"orders/{{ doc.id }}.json"`.'
+    )
+    mode: Literal["overwrite", "create", "append"] = Field(
+        "overwrite", description="`create` fails when the file exists; `append` adds to it."
+    )
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        client = await self.client(execution)
+        for document in documents:
+            relative = _path(self.target, document)
+            data = body_bytes(document)
+            written = await asyncio.to_thread(client.write, relative, data, self.mode)
+            document.properties["file_path"] = str(written.relative_to(client.base))
+        return documents
+
+
+@registry.step("file.read")
+class FileReadStep(FileStep):
+    """Read a file per document into the body (raw bytes; `stream: true` passes large files
+    on by path for a streaming `split`). Properties: `file_name`, `file_size`, `file_mtime`."""
+
+    source: ValueField = Field(alias="path", description="Relative path of the file.")
+    stream: bool = Field(False, description="Do not load the file; pass it on by path.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        client = await self.client(execution)
+        result = []
+        for document in documents:
+            path = client.resolve(_path(self.source, document))
+            try:
+                stat = await asyncio.to_thread(path.stat)
+                data = None if self.stream else await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                raise FileAccessError(
+                    f"{path.relative_to(client.base)} does not exist", status=404
+                ) from None
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if data is None:
+                read = document.derive(str(path), BodyKind.FILE, media_type)
+            else:
+                read = document.derive(data, BodyKind.RAW, media_type)
+            read.properties.update(
+                file_name=str(path.relative_to(client.base)),
+                file_size=stat.st_size,
+                file_mtime=stat.st_mtime,
+            )
+            result.append(read)
+        return result
+
+
+@registry.step("file.list")
+class FileListStep(FileStep):
+    """List files: one JSON document `{name, size, mtime}` per file matching `pattern`."""
+
+    directory: str = Field(".", description="Relative directory to list.")
+    pattern: str = Field("*", description="Glob pattern, e.g. `*.csv`.")
+    recursive: bool = Field(False, description="Include subdirectories.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        client = await self.client(execution)
+        root = client.resolve(self.directory) if self.directory != "." else client.base
+
+        def listing() -> list[dict[str, Any]]:
+            matches = root.rglob(self.pattern) if self.recursive else root.glob(self.pattern)
+            files = []
+            for path in sorted(matches):
+                real = path.resolve()
+                if path.is_file() and real.is_relative_to(client.base):
+                    stat = path.stat()
+                    name = str(path.relative_to(client.base))
+                    files.append({"name": name, "size": stat.st_size, "mtime": stat.st_mtime})
+            return files
+
+        files = await asyncio.to_thread(listing)
+        first = documents[0] if documents else Document.empty()
+        return [first.derive_json(entry) for entry in files]
+
+
+@registry.step("file.move")
+class FileMoveStep(FileStep):
+    """Move (rename) a file within the connection's directory, e.g. to `done/`."""
+
+    source: ValueField = Field(alias="from", description="Relative path of the file.")
+    target: ValueField = Field(alias="to", description="Relative path to move it to.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        client = await self.client(execution)
+        for document in documents:
+            source = client.resolve(_path(self.source, document))
+            target = client.resolve(_path(self.target, document))
+
+            def move(source: Path = source, target: Path = target) -> None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source.replace(target)
+
+            try:
+                await asyncio.to_thread(move)
+            except FileNotFoundError:
+                raise FileAccessError(
+                    f"{source.relative_to(client.base)} does not exist", status=404
+                ) from None
+            document.properties["file_path"] = str(target.relative_to(client.base))
+        return documents
