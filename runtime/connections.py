@@ -16,35 +16,22 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import ValidationError
 
 from runtime import registry
 from runtime.components import ConnectionClient, ConnectionConfig
 from runtime.errors import WharfError
-from runtime.yaml_models import LoadProblem, read_yaml_file, validate_file
+from runtime.yaml_models import LoadProblem, read_yaml_file, validation_problems
 
 CONNECTIONS_FILES = ("connections.yaml", "connections.yml")
 
 
-def connections_model() -> type[BaseModel]:
-    """`{connections: {name: <one of the registered connector configs>}}`."""
-    registry.load_components()
-    kinds = tuple(registry.CONNECTORS.values())
-    any_connection: Any
-    if len(kinds) == 1:
-        any_connection = kinds[0]
-    else:
-        any_connection = Annotated[Union[kinds], Field(discriminator="connector")]  # noqa: UP007
-    return create_model(
-        "ConnectionsFile",
-        __config__=ConfigDict(extra="forbid"),
-        connections=(dict[str, any_connection], Field(default_factory=dict)),
-    )
-
-
 def load_connections(directory: Path) -> tuple[dict[str, ConnectionConfig], list[LoadProblem]]:
+    """The connections of `directory/connections.yaml` (none if there is no such file).
+
+    Each entry is validated by the model of its `connector`, so a problem is reported at
+    `connections.<name>.<field>`."""
     for name in CONNECTIONS_FILES:
         path = directory / name
         if path.is_file():
@@ -54,10 +41,26 @@ def load_connections(directory: Path) -> tuple[dict[str, ConnectionConfig], list
     file, problems = read_yaml_file(path, str(path))
     if file is None:
         return {}, problems
-    model, model_problems = validate_file(file, connections_model(), {"base_dir": directory})
-    if model is None:
-        return {}, problems + model_problems
-    connections: dict[str, ConnectionConfig] = getattr(model, "connections")  # noqa: B009
+    data = file.data if file.data is not None else {}
+    if not isinstance(data, dict) or set(data) - {"connections"}:
+        return {}, [*problems, file.problem((), "the file holds one key, `connections`")]
+    entries = data.get("connections") or {}
+    if not isinstance(entries, dict):
+        return {}, [*problems, file.problem(("connections",), "a mapping of name -> connection")]
+    registry.load_components()
+    connections: dict[str, ConnectionConfig] = {}
+    for name, entry in entries.items():
+        loc = ("connections", str(name))
+        kind = entry.get("connector") if isinstance(entry, dict) else None
+        model = registry.CONNECTORS.get(str(kind))
+        if model is None:
+            known = ", ".join(sorted(registry.CONNECTORS))
+            problems.append(file.problem((*loc, "connector"), f"give a connector: {known}"))
+            continue
+        try:
+            connections[str(name)] = model.model_validate(entry, context={"base_dir": directory})
+        except ValidationError as exc:
+            problems.extend(validation_problems(file, exc, loc))
     return connections, problems
 
 

@@ -59,10 +59,12 @@ def read_yaml_file(path: Path, display: str) -> tuple[YamlFile | None, list[Load
     return YamlFile(path, display, data, lines), problems
 
 
-def validation_problems(file: YamlFile, exc: ValidationError) -> list[LoadProblem]:
+def validation_problems(
+    file: YamlFile, exc: ValidationError, prefix: Loc = ()
+) -> list[LoadProblem]:
     problems = []
     for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
+        loc: Loc = (*prefix, *error["loc"])
         message = error["msg"]
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, NestedConfigError):
