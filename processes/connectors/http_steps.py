@@ -1,0 +1,195 @@
+"""`http.request`: call an HTTP API through an `http` connection.
+
+Retries (exponential back-off with full jitter) on connection errors, timeouts, 429 and
+5xx, honouring `Retry-After` up to a cap; a 401 refreshes OAuth2 tokens once. The
+response becomes the document, its status and headers properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Literal
+
+import aiohttp
+from pydantic import Field, ValidationInfo, field_validator
+
+from processes.connectors.file_steps import body_bytes
+from processes.connectors.http import HttpClient, join
+from runtime import registry
+from runtime.codecs import MalformedBody, parse_json, parse_xml
+from runtime.components import ComponentConfig, Step
+from runtime.document import BodyKind, Document
+from runtime.durations import Duration
+from runtime.errors import WharfError
+from runtime.expressions import TemplateField, ValueField, variables
+from runtime.secrets import redact_text
+
+if TYPE_CHECKING:
+    from runtime.engine import Execution
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class UpstreamError(WharfError):
+    problem = "upstream-error"
+    title = "Upstream error"
+
+
+class HttpRetry(ComponentConfig):
+    attempts: int = Field(3, ge=1, le=10, description="Total attempts.")
+    backoff: Duration = Field(0.5, description="First wait; doubles each time (with jitter).")
+    max_backoff: Duration = Field(30.0, description="Longest wait between attempts.")
+    max_retry_after: Duration = Field(60.0, description="Longest `Retry-After` honoured.")
+
+
+def _retry_after(value: str | None, cap: float) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, min(seconds, cap))
+
+
+@registry.step("http.request")
+class HttpRequestStep(Step):
+    """Send one request per document; the response becomes the document (JSON, XML or raw
+    by its content type), with `http_status` and `http_header_<name>` properties."""
+
+    connection: str = Field(description="Name of an `http` connection.")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "POST"
+    target: ValueField = Field(
+        alias="path", description="Path after the base URL, e.g. `\"'/orders'\"`."
+    )
+    query: dict[str, ValueField] = Field(default_factory=dict, description="Query parameters.")
+    headers: dict[str, ValueField] = Field(default_factory=dict, description="Extra headers.")
+    body: Literal["document", "none", "template"] = Field(
+        "document", description="What to send: the document's body, nothing, or `template`."
+    )
+    template: TemplateField | None = Field(None, description="Body text when body is `template`.")
+    media_type: str | None = Field(None, description="Content-Type of the request body.")
+    retry: HttpRetry = Field(default_factory=lambda: HttpRetry(), description="Retry policy.")
+    fail_on_status: bool = Field(True, description="A final status >= 400 fails the step.")
+
+    @field_validator("connection")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("connections")
+        if known is not None:
+            config = known.get(value)
+            if config is None:
+                raise ValueError(f"no connection {value!r} in connections.yaml")
+            if getattr(config, "connector", None) != "http":
+                raise ValueError(f"connection {value!r} is not an http connection")
+        return value
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        if execution.connections is None:
+            raise UpstreamError("no connections are available to this execution")
+        client = await execution.connections.client(self.connection)
+        assert isinstance(client, HttpClient)
+        return [await self._call(client, document) for document in documents]
+
+    def _payload(self, document: Document) -> tuple[bytes | None, str | None]:
+        if self.body == "none" or self.method in ("GET", "HEAD"):
+            return None, None
+        if self.body == "template":
+            assert self.template is not None
+            return self.template.evaluate(
+                variables(document)
+            ).encode(), self.media_type or "text/plain"
+        if document.kind is BodyKind.NONE:
+            return None, None
+        return body_bytes(document), self.media_type or document.media_type
+
+    async def _call(self, client: HttpClient, document: Document) -> Document:
+        names = variables(document)
+        url = join(client.config.url(), str(self.target.evaluate(names)))
+        if self.query:
+            url = url.update_query({k: str(v.evaluate(names)) for k, v in self.query.items()})
+        headers = {k: str(v.evaluate(names)) for k, v in self.headers.items()}
+        body, media_type = self._payload(document)
+        if media_type:
+            headers.setdefault("Content-Type", media_type)
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            request = await client.prepare(self.method, url, dict(headers), body, force=refreshed)
+            try:
+                async with client.session.request(
+                    request.method, request.url, headers=request.headers, data=body
+                ) as response:
+                    status = response.status
+                    data = await response.read()
+                    response_headers = {k.lower(): v for k, v in response.headers.items()}
+                    content_type = response.content_type
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if attempt >= self.retry.attempts:
+                    reason = redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0])
+                    raise UpstreamError(
+                        f"{self.method} {url.path} failed after {attempt} attempts: {reason}",
+                        status=502,
+                    ) from None
+                await asyncio.sleep(self._backoff(attempt, None))
+                continue
+            if status == 401 and not refreshed and _has_oauth(client):
+                refreshed = True  # one forced token refresh, not counted as an attempt
+                attempt -= 1
+                continue
+            if status in RETRY_STATUSES and attempt < self.retry.attempts:
+                wait = _retry_after(response_headers.get("retry-after"), self.retry.max_retry_after)
+                await asyncio.sleep(self._backoff(attempt, wait))
+                continue
+            break
+        if status >= 400 and self.fail_on_status:
+            raise UpstreamError(
+                f"{self.method} {url.path} answered {status} after {attempt} attempt(s)",
+                status=502,
+            )
+        return self._response_document(document, status, response_headers, content_type, data)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_backoff)
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def _response_document(
+        self,
+        document: Document,
+        status: int,
+        headers: dict[str, str],
+        content_type: str,
+        data: bytes,
+    ) -> Document:
+        result: Document
+        try:
+            if content_type == "application/json" or content_type.endswith("+json"):
+                result = document.derive(
+                    parse_json(data) if data else None, BodyKind.JSON, content_type
+                )
+            elif content_type in ("application/xml", "text/xml") or content_type.endswith("+xml"):
+                result = document.derive(parse_xml(data), BodyKind.XML, content_type)
+            else:
+                result = document.derive(
+                    data, BodyKind.RAW, content_type or "application/octet-stream"
+                )
+        except MalformedBody as exc:
+            raise UpstreamError(f"the response is not valid: {exc.detail}", status=502) from None
+        result.properties["http_status"] = status
+        for name, value in headers.items():
+            result.properties[f"http_header_{name}"] = value
+        return result
+
+
+def _has_oauth(client: HttpClient) -> bool:
+    return any(getattr(c, "kind", None) == "oauth2" for c in client.config.credentials)

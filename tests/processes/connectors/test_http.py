@@ -1,0 +1,256 @@
+"""The http connector against a real aiohttp server that misbehaves on demand."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from runtime.connections import Connections, load_connections
+from runtime.document import Document
+from runtime.loader import load_directory
+
+SECRETS = {
+    "WHARF_T_PASSWORD": "pa55-word-xyz",
+    "WHARF_T_TOKEN": "tok-abc-123456",
+    "WHARF_T_KEY": "key-987-zyx",
+    "WHARF_T_CLIENT_SECRET": "client-secret-777",
+    "WHARF_T_HMAC": "hmac-secret-555",
+}
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.tokens_issued = 0
+        self.seen: list[dict[str, Any]] = []
+
+    def count(self, name: str) -> int:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return self.calls[name]
+
+    async def flaky(self, request: web.Request) -> web.Response:
+        if self.count("flaky") == 1:
+            return web.json_response(
+                {"error": "slow down"}, status=429, headers={"Retry-After": "1"}
+            )
+        return web.json_response({"ok": True, "got": await request.json()})
+
+    async def broken(self, request: web.Request) -> web.Response:
+        self.count("broken")
+        return web.json_response({"error": "boom"}, status=500)
+
+    async def echo(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.seen.append(
+            {
+                "headers": dict(request.headers),
+                "query": dict(request.query),
+                "cookies": dict(request.cookies),
+                "body": body,
+            }
+        )
+        return web.json_response({"n": len(self.seen)})
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("client_secret") != SECRETS["WHARF_T_CLIENT_SECRET"]:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        self.tokens_issued += 1
+        return web.json_response(
+            {"access_token": f"issued-{self.tokens_issued}", "expires_in": 3600}
+        )
+
+    async def protected(self, request: web.Request) -> web.Response:
+        # The first token is "revoked": a 401 must trigger exactly one refresh.
+        if (
+            request.headers.get("Authorization") != f"Bearer issued-{self.tokens_issued}"
+            or self.tokens_issued < 2
+        ):
+            return web.json_response({"error": "invalid_token"}, status=401)
+        return web.json_response({"secret": "data"})
+
+
+@pytest.fixture
+async def upstream(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> tuple[Upstream, str]:
+    state = Upstream()
+    app = web.Application()
+    app.router.add_post("/api/flaky", state.flaky)
+    app.router.add_post("/api/broken", state.broken)
+    app.router.add_post("/api/echo", state.echo)
+    app.router.add_post("/oauth/token", state.token)
+    app.router.add_get("/api/protected", state.protected)
+    server = await aiohttp_server(app)
+    return state, f"http://127.0.0.1:{server.port}"
+
+
+def build(tmp_path: Path, base_url: str, credentials: str, steps: str) -> tuple[Any, Connections]:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "connections.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            connections:
+              api:
+                connector: http
+                base_url: {base_url}/api
+                credentials:
+            """
+        )
+        + textwrap.indent(textwrap.dedent(credentials), "      ")
+    )
+    (tmp_path / "p.yaml").write_text(
+        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        + textwrap.indent(textwrap.dedent(steps), "  ")
+    )
+    processes, configs, problems = load_directory(tmp_path)
+    assert problems == [], problems
+    return processes[0], Connections(configs)
+
+
+@pytest.fixture(autouse=True)
+def secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+
+
+async def test_429_with_retry_after_is_retried(
+    upstream: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    state, url = upstream
+    process, connections = build(
+        tmp_path, url, "[]", "- http.request: {connection: api, path: \"'/flaky'\"}"
+    )
+    started = time.monotonic()
+    result = await process.execute([Document.json({"order": 7})], connections=connections)
+    assert result.execution.error is None, result.execution.error
+    assert time.monotonic() - started >= 0.95  # waited for Retry-After: 1
+    assert state.calls["flaky"] == 2
+    (document,) = result.documents
+    assert document.body == {"ok": True, "got": {"order": 7}}
+    assert document.properties["http_status"] == 200
+    await connections.close()
+
+
+async def test_permanent_500_fails_after_the_attempts(
+    upstream: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    state, url = upstream
+    process, connections = build(
+        tmp_path,
+        url,
+        "[]",
+        "- http.request:\n"
+        "    {connection: api, path: \"'/broken'\", retry: {attempts: 3, backoff: 10ms}}",
+    )
+    result = await process.execute([Document.json({})], connections=connections)
+    error = result.execution.error
+    assert error is not None
+    assert "POST /api/broken answered 500 after 3 attempt(s)" in error.detail
+    assert state.calls["broken"] == 3
+    await connections.close()
+
+
+async def test_credentials_in_order_and_no_secret_leaks(
+    upstream: tuple[Upstream, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state, url = upstream
+    credentials = """
+        - {kind: basic, username: wharf, password: "${env:WHARF_T_PASSWORD}"}
+        - {kind: api_key, name: X-Api-Key, value: "${env:WHARF_T_KEY}", in: header}
+        - {kind: api_key, name: key, value: "${env:WHARF_T_KEY}", in: query}
+        - {kind: api_key, name: session, value: "${env:WHARF_T_KEY}", in: cookie}
+        - kind: hmac
+          secret: "${env:WHARF_T_HMAC}"
+          header: X-Hub-Signature-256
+          prefix: "sha256="
+    """
+    process, connections = build(
+        tmp_path, url, credentials, "- http.request: {connection: api, path: \"'/echo'\"}"
+    )
+    caplog.set_level(logging.DEBUG)
+    result = await process.execute([Document.json({"a": 1})], connections=connections)
+    assert result.execution.error is None, result.execution.error
+    seen = state.seen[0]
+    expected_basic = base64.b64encode(f"wharf:{SECRETS['WHARF_T_PASSWORD']}".encode()).decode()
+    assert seen["headers"]["Authorization"] == f"Basic {expected_basic}"
+    assert seen["headers"]["X-Api-Key"] == SECRETS["WHARF_T_KEY"]  # no implicit prefix
+    assert seen["query"] == {"key": SECRETS["WHARF_T_KEY"]}
+    assert seen["cookies"] == {"session": SECRETS["WHARF_T_KEY"]}
+    digest = hmac.new(SECRETS["WHARF_T_HMAC"].encode(), seen["body"], hashlib.sha256).hexdigest()
+    assert seen["headers"]["X-Hub-Signature-256"] == f"sha256={digest}"
+
+    # Now a failing upstream: the error, the record and the log hold no secret.
+    process, _ = build(
+        tmp_path / "failing",
+        url,
+        credentials,
+        "- http.request:\n"
+        "    {connection: api, path: \"'/broken'\", retry: {attempts: 2, backoff: 1ms}}",
+    )
+    failed = await process.execute([Document.json({"a": 1})], connections=connections)
+    # Wharf's own log lines (the fake upstream's access log is the upstream's business).
+    wharf_log = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("wharf"))
+    text = (
+        orjson.dumps(failed.execution.summary()).decode() + str(failed.execution.error) + wharf_log
+    )
+    for secret in SECRETS.values():
+        assert secret not in text
+    await connections.close()
+
+
+async def test_oauth2_token_cached_and_refreshed_once_on_401(
+    upstream: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    state, url = upstream
+    credentials = f"""
+        - kind: oauth2
+          token_url: {url}/oauth/token
+          client_id: wharf
+          client_secret: "${{env:WHARF_T_CLIENT_SECRET}}"
+    """
+    process, connections = build(
+        tmp_path,
+        url,
+        credentials,
+        "- http.request: {connection: api, method: GET, path: \"'/protected'\"}",
+    )
+    result = await process.execute([Document.empty(), Document.empty()], connections=connections)
+    assert result.execution.error is None, result.execution.error
+    assert [d.body for d in result.documents] == [{"secret": "data"}, {"secret": "data"}]
+    assert state.tokens_issued == 2  # the first, then exactly one refresh after its 401
+    await connections.close()
+
+
+def test_literal_secrets_and_bad_variables_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "connections.yaml").write_text(
+        textwrap.dedent(
+            """
+            connections:
+              leaky:
+                connector: http
+                base_url: https://api.example.com
+                credentials:
+                  - {kind: bearer, token: literally-my-token}
+              slots:
+                connector: http
+                base_url: https://{{tenant}}.example.com
+            """
+        )
+    )
+    _, problems = load_connections(tmp_path)
+    messages = [str(p) for p in problems]
+    assert len(messages) == 2, messages
+    assert "credentials[0].token is a literal secret" in messages[0]
+    assert "literally-my-token" not in " ".join(messages)
+    assert "base_url uses {{tenant}}" in messages[1]
