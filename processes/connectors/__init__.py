@@ -1,5 +1,23 @@
 """Outbound connectors. Importing this package registers each of them."""
 
-from processes.connectors import file, file_steps, http, http_steps, sql, sql_steps
+from processes.connectors import (
+    file,
+    file_steps,
+    http,
+    http_steps,
+    remote,
+    remote_steps,
+    sql,
+    sql_steps,
+)
 
-__all__ = ["file", "file_steps", "http", "http_steps", "sql", "sql_steps"]
+__all__ = [
+    "file",
+    "file_steps",
+    "http",
+    "http_steps",
+    "remote",
+    "remote_steps",
+    "sql",
+    "sql_steps",
+]

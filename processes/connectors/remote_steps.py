@@ -1,0 +1,178 @@
+"""`ftp.*` and `sftp.*` actions: put, get, list, delete and rename remote files.
+
+The same five actions for both connectors; each runs its whole batch in one session in
+a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from processes.connectors.file_steps import body_bytes
+from processes.connectors.remote import RemoteClient, RemoteFileError, RemoteSession, matches
+from runtime import registry
+from runtime.components import Step
+from runtime.document import BodyKind, Document
+from runtime.errors import WharfError
+from runtime.expressions import ValueField, variables
+
+if TYPE_CHECKING:
+    from runtime.engine import Execution
+
+
+class RemoteStep(Step):
+    connector: ClassVar[str]
+    connection: str = Field(description="Name of a connection of this connector.")
+
+    @field_validator("connection")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("connections")
+        if known is not None:
+            config = known.get(value)
+            if config is None:
+                raise ValueError(f"no connection {value!r} in connections.yaml")
+            if getattr(config, "connector", None) != cls.connector:
+                raise ValueError(f"connection {value!r} is not a {cls.connector} connection")
+        return value
+
+    async def in_session(
+        self, execution: Execution, work: Callable[[RemoteSession, RemoteClient], Any]
+    ) -> Any:
+        if execution.connections is None:
+            raise RemoteFileError("no connections are available to this execution")
+        client = await execution.connections.client(self.connection)
+        assert isinstance(client, RemoteClient)
+
+        def run() -> Any:
+            with client.session() as session:
+                return work(session, client)
+
+        try:
+            return await asyncio.to_thread(run)
+        except WharfError:
+            raise
+        except Exception as exc:
+            raise RemoteFileError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _value(value: Any, document: Document) -> str:
+    return str(value.evaluate(variables(document)))
+
+
+class PutStep(RemoteStep):
+    """Upload each document's body, atomically (a temporary name, then a rename)."""
+
+    target: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        def work(session: RemoteSession, client: RemoteClient) -> None:
+            for document in documents:
+                path = client.config.remote_path(_value(self.target, document))
+                session.put_atomic(path, body_bytes(document))
+                document.properties["remote_path"] = path
+
+        await self.in_session(execution, work)
+        return documents
+
+
+class GetStep(RemoteStep):
+    """Download a file per document into the body (raw bytes)."""
+
+    source: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        def work(session: RemoteSession, client: RemoteClient) -> list[Document]:
+            result = []
+            for document in documents:
+                path = client.config.remote_path(_value(self.source, document))
+                got = document.derive(session.get(path), BodyKind.RAW, "application/octet-stream")
+                got.properties["remote_path"] = path
+                result.append(got)
+            return result
+
+        got: list[Document] = await self.in_session(execution, work)
+        return got
+
+
+class ListStep(RemoteStep):
+    """One JSON document `{name, path, size, mtime}` per file in `directory` matching
+    `pattern`."""
+
+    directory: str = Field(".", description="Remote directory, relative to base_dir.")
+    pattern: str = Field("*", description="Glob pattern, e.g. `*.csv`.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        def work(session: RemoteSession, client: RemoteClient) -> list[dict[str, Any]]:
+            directory = client.config.remote_path(self.directory)
+            return [
+                {
+                    "name": e.name,
+                    "path": f"{directory.rstrip('/')}/{e.name}",
+                    "size": e.size,
+                    "mtime": e.mtime,
+                }
+                for e in sorted(session.list(directory), key=lambda entry: entry.name)
+                if matches(e.name, self.pattern)
+            ]
+
+        entries = await self.in_session(execution, work)
+        first = documents[0] if documents else Document.empty()
+        return [first.derive_json(entry) for entry in entries]
+
+
+class DeleteStep(RemoteStep):
+    """Delete a remote file per document."""
+
+    source: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        def work(session: RemoteSession, client: RemoteClient) -> None:
+            for document in documents:
+                session.delete(client.config.remote_path(_value(self.source, document)))
+
+        await self.in_session(execution, work)
+        return documents
+
+
+class RenameStep(RemoteStep):
+    """Rename (move) a remote file per document, e.g. into `done/`."""
+
+    source: ValueField = Field(alias="from", description="Remote path now.")
+    target: ValueField = Field(alias="to", description="Remote path after.")
+
+    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        def work(session: RemoteSession, client: RemoteClient) -> None:
+            for document in documents:
+                source = client.config.remote_path(_value(self.source, document))
+                target = client.config.remote_path(_value(self.target, document))
+                session.rename(source, target)
+                document.properties["remote_path"] = target
+
+        await self.in_session(execution, work)
+        return documents
+
+
+ACTIONS: dict[str, type[RemoteStep]] = {
+    "put": PutStep,
+    "get": GetStep,
+    "list": ListStep,
+    "delete": DeleteStep,
+    "rename": RenameStep,
+}
+
+# One registered class per connector and action (`ftp.put`, `sftp.put`, ...).
+for _connector in ("ftp", "sftp"):
+    for _action, _base in ACTIONS.items():
+        _name = f"{_connector.capitalize()}{_base.__name__}"
+        _cls = type(
+            _name,
+            (_base,),
+            {"__doc__": _base.__doc__, "connector": _connector, "__module__": __name__},
+        )
+        registry.step(f"{_connector}.{_action}")(_cls)
+        globals()[_name] = _cls

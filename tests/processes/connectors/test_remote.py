@@ -1,0 +1,196 @@
+"""FTP and SFTP against real servers started here: pyftpdlib, and asyncssh's SSH server."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+from processes.connectors.remote import FtpSession
+from runtime.connections import Connections
+from runtime.document import Document
+from runtime.loader import load_directory
+
+PASSWORD = "remote-pass-4321"
+
+
+@pytest.fixture
+def ftp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    root = tmp_path / "ftp-root"
+    root.mkdir()
+    authorizer = DummyAuthorizer()
+    authorizer.add_user("wharf", PASSWORD, str(root), perm="elradfmwMT")
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": None})
+    server = FTPServer(("127.0.0.1", 0), handler)
+    port = server.socket.getsockname()[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1}, daemon=True)
+    thread.start()
+    yield port, root
+    server.close_all()
+    thread.join(5)
+
+
+class _Server(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return username == "wharf" and password == PASSWORD
+
+
+@pytest.fixture
+async def sftp_server(tmp_path: Path) -> AsyncIterator[tuple[int, Path, str]]:
+    root = tmp_path / "sftp-root"
+    root.mkdir()
+    key = asyncssh.generate_private_key("ssh-ed25519")
+
+    def sftp_factory(channel: Any) -> asyncssh.SFTPServer:
+        return asyncssh.SFTPServer(channel, chroot=str(root).encode())
+
+    server = await asyncssh.listen(
+        "127.0.0.1", 0, server_host_keys=[key], server_factory=_Server, sftp_factory=sftp_factory
+    )
+    port = server.sockets[0].getsockname()[1]
+    fingerprint = key.get_fingerprint("sha256")
+    yield port, root, fingerprint
+    server.close()
+    await server.wait_closed()
+
+
+def build(directory: Path, connection: str, steps: str) -> tuple[Any, Connections]:
+    directory.mkdir(exist_ok=True)
+    (directory / "connections.yaml").write_text(
+        "connections:\n  remote:\n" + textwrap.indent(textwrap.dedent(connection), "    ")
+    )
+    (directory / "p.yaml").write_text(
+        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        + textwrap.indent(textwrap.dedent(steps), "  ")
+    )
+    processes, configs, problems = load_directory(directory)
+    assert problems == [], problems
+    return processes[0], Connections(configs)
+
+
+ROUND_TRIP = """
+- {kind}.put: {{connection: remote, path: "'in/' ~ props.id ~ '.csv'"}}
+- {kind}.list: {{connection: remote, directory: in, pattern: "*.csv"}}
+- {kind}.get: {{connection: remote, path: doc.path}}
+"""
+
+
+async def round_trip(process: Any, connections: Connections, root: Path) -> None:
+    (root / "in").mkdir()
+    result = await process.execute(
+        [Document.text("id,qty\nA,2\n", "text/csv", {"id": "order-1"})], connections=connections
+    )
+    assert result.execution.error is None, result.execution.error
+    (document,) = result.documents
+    assert document.body == b"id,qty\nA,2\n"
+    assert document.properties["remote_path"].endswith("in/order-1.csv")
+    assert sorted(p.name for p in (root / "in").iterdir()) == ["order-1.csv"]  # no .part left
+    await connections.close()
+
+
+async def test_ftp_round_trip(
+    ftp_server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, root = ftp_server
+    monkeypatch.setenv("WHARF_T_FTP", PASSWORD)
+    connection = f"""
+        connector: ftp
+        host: 127.0.0.1
+        port: {port}
+        username: wharf
+        password: "${{env:WHARF_T_FTP}}"
+    """
+    process, connections = build(tmp_path / "ftp", connection, ROUND_TRIP.format(kind="ftp"))
+    await round_trip(process, connections, root)
+
+
+async def test_ftp_interrupted_upload_leaves_no_file_at_the_final_name(
+    ftp_server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, root = ftp_server
+    monkeypatch.setenv("WHARF_T_FTP", PASSWORD)
+
+    def drop(self: FtpSession, source: str, target: str) -> None:
+        raise ConnectionResetError("connection lost")  # after the data, before the rename
+
+    monkeypatch.setattr(FtpSession, "rename", drop)
+    connection = f"""
+        connector: ftp
+        host: 127.0.0.1
+        port: {port}
+        username: wharf
+        password: "${{env:WHARF_T_FTP}}"
+    """
+    process, connections = build(
+        tmp_path / "ftp", connection, "- ftp.put: {connection: remote, path: \"'drop.csv'\"}"
+    )
+    result = await process.execute([Document.text("a,b\n", "text/csv")], connections=connections)
+    assert result.execution.error is not None
+    assert "connection lost" in result.execution.error.detail
+    assert not (root / "drop.csv").exists()
+    assert (root / ".drop.csv.wharf-part").exists()
+    await connections.close()
+
+
+async def test_sftp_round_trip_with_pinned_host_key(
+    sftp_server: tuple[int, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, root, fingerprint = sftp_server
+    monkeypatch.setenv("WHARF_T_SFTP", PASSWORD)
+    connection = f"""
+        connector: sftp
+        host: 127.0.0.1
+        port: {port}
+        username: wharf
+        password: "${{env:WHARF_T_SFTP}}"
+        host_key: "{fingerprint}"
+    """
+    process, connections = build(tmp_path / "sftp", connection, ROUND_TRIP.format(kind="sftp"))
+    await round_trip(process, connections, root)
+
+
+async def test_sftp_unknown_host_key_is_refused(
+    sftp_server: tuple[int, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, root, _ = sftp_server
+    monkeypatch.setenv("WHARF_T_SFTP", PASSWORD)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    for host_key in ("known_hosts", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):
+        connection = f"""
+            connector: sftp
+            host: 127.0.0.1
+            port: {port}
+            username: wharf
+            password: "${{env:WHARF_T_SFTP}}"
+            host_key: "{host_key}"
+            known_hosts: {known_hosts}
+        """
+        process, connections = build(
+            tmp_path / host_key[:6],
+            connection,
+            "- sftp.put: {connection: remote, path: \"'x.csv'\"}",
+        )
+        result = await process.execute([Document.text("x", "text/csv")], connections=connections)
+        error = result.execution.error
+        assert error is not None, host_key
+        assert "refused" in error.detail, error.detail
+        assert PASSWORD not in error.detail
+        assert not (root / "x.csv").exists()
+        await connections.close()
+    await asyncio.sleep(0)
