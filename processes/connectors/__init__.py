@@ -7,6 +7,7 @@ from processes.connectors import (
     http_steps,
     remote,
     remote_steps,
+    soap,
     sql,
     sql_steps,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "http_steps",
     "remote",
     "remote_steps",
+    "soap",
     "sql",
     "sql_steps",
 ]
