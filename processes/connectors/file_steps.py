@@ -7,30 +7,18 @@ import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
+from processes.connectors.base import ConnectorStep
 from processes.connectors.file import FileAccessError, FileClient
 from runtime import registry
 from runtime.codecs import serialize_json, serialize_xml
-from runtime.components import Step
 from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
 from runtime.expressions import ValueField, variables
 
 if TYPE_CHECKING:
     from runtime.engine import Execution
-
-
-def _file_connection(value: str, info: ValidationInfo) -> str:
-    known = (info.context or {}).get("connections")
-    if known is not None:
-        config = known.get(value)
-        if config is None:
-            names = ", ".join(sorted(known)) or "none defined"
-            raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
-        if getattr(config, "connector", None) != "file":
-            raise ValueError(f"connection {value!r} is not a file connection")
-    return value
 
 
 def body_bytes(document: Document) -> bytes:
@@ -48,18 +36,11 @@ def body_bytes(document: Document) -> bytes:
     raise DocumentError("this document has no body to write")
 
 
-class FileStep(Step):
-    connection: str = Field(description="Name of a `file` connection in connections.yaml.")
-
-    @field_validator("connection")
-    @classmethod
-    def _known(cls, value: str, info: ValidationInfo) -> str:
-        return _file_connection(value, info)
+class FileStep(ConnectorStep):
+    connector = "file"
 
     async def client(self, execution: Execution) -> FileClient:
-        if execution.connections is None:
-            raise FileAccessError("no connections are available to this execution")
-        client = await execution.connections.client(self.connection)
+        client = await self.connection_client(execution)
         assert isinstance(client, FileClient)
         return client
 

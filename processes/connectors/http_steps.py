@@ -14,13 +14,14 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
+from processes.connectors.base import ConnectorStep
 from processes.connectors.file_steps import body_bytes
 from processes.connectors.http import HttpClient, join
 from runtime import registry
 from runtime.codecs import MalformedBody, parse_json, parse_xml
-from runtime.components import ComponentConfig, Step
+from runtime.components import ComponentConfig
 from runtime.document import BodyKind, Document
 from runtime.durations import Duration
 from runtime.errors import WharfError
@@ -60,11 +61,11 @@ def _retry_after(value: str | None, cap: float) -> float | None:
 
 
 @registry.step("http.request")
-class HttpRequestStep(Step):
+class HttpRequestStep(ConnectorStep):
     """Send one request per document; the response becomes the document (JSON, XML or raw
     by its content type), with `http_status` and `http_header_<name>` properties."""
 
-    connection: str = Field(description="Name of an `http` connection.")
+    connector = "http"
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "POST"
     target: ValueField = Field(
         alias="path", description="Path after the base URL, e.g. `\"'/orders'\"`."
@@ -79,22 +80,8 @@ class HttpRequestStep(Step):
     retry: HttpRetry = Field(default_factory=lambda: HttpRetry(), description="Retry policy.")
     fail_on_status: bool = Field(True, description="A final status >= 400 fails the step.")
 
-    @field_validator("connection")
-    @classmethod
-    def _known(cls, value: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("connections")
-        if known is not None:
-            config = known.get(value)
-            if config is None:
-                raise ValueError(f"no connection {value!r} in connections.yaml")
-            if getattr(config, "connector", None) != "http":
-                raise ValueError(f"connection {value!r} is not an http connection")
-        return value
-
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        if execution.connections is None:
-            raise UpstreamError("no connections are available to this execution")
-        client = await execution.connections.client(self.connection)
+        client = await self.connection_client(execution)
         assert isinstance(client, HttpClient)
         return [await self._call(client, document) for document in documents]
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
+from processes.connectors.base import ConnectorStep
 from processes.connectors.file_steps import body_bytes
 from processes.connectors.remote import RemoteClient, RemoteFileError, RemoteSession, matches
 from runtime import registry
-from runtime.components import Step
 from runtime.document import BodyKind, Document
 from runtime.errors import WharfError
 from runtime.expressions import ValueField, variables
@@ -24,28 +24,11 @@ if TYPE_CHECKING:
     from runtime.engine import Execution
 
 
-class RemoteStep(Step):
-    connector: ClassVar[str]
-    connection: str = Field(description="Name of a connection of this connector.")
-
-    @field_validator("connection")
-    @classmethod
-    def _known(cls, value: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("connections")
-        if known is not None:
-            config = known.get(value)
-            if config is None:
-                raise ValueError(f"no connection {value!r} in connections.yaml")
-            if getattr(config, "connector", None) != cls.connector:
-                raise ValueError(f"connection {value!r} is not a {cls.connector} connection")
-        return value
-
+class RemoteStep(ConnectorStep):
     async def in_session(
         self, execution: Execution, work: Callable[[RemoteSession, RemoteClient], Any]
     ) -> Any:
-        if execution.connections is None:
-            raise RemoteFileError("no connections are available to this execution")
-        client = await execution.connections.client(self.connection)
+        client = await self.connection_client(execution)
         assert isinstance(client, RemoteClient)
 
         def run() -> Any:

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 import zeep
 from lxml import etree
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.transports import AsyncTransport
 
+from processes.connectors.base import ConnectorStep
 from runtime import registry
-from runtime.components import ConnectionClient, ConnectionConfig, Step
+from runtime.components import ConnectionClient, ConnectionConfig
 from runtime.document import BodyKind, Document
 from runtime.durations import Duration
 from runtime.errors import WharfError
@@ -83,32 +84,20 @@ class SoapClient(ConnectionClient):
 
 
 @registry.step("soap.call")
-class SoapCallStep(Step):
+class SoapCallStep(ConnectorStep):
     """Call an operation once per document with `arguments` (values over the document);
     the typed result becomes a JSON document (or XML with `output: xml`). A Fault fails
     the step with the fault's message."""
 
-    connection: str = Field(description="Name of a `soap` connection.")
+    connector = "soap"
     operation: str = Field(description="Operation name, e.g. `getCustomer`.")
     arguments: dict[str, ValueField] = Field(
         default_factory=dict, description="Parameter -> value; default: the JSON document."
     )
     output: Literal["json", "xml"] = "json"
 
-    @field_validator("connection")
-    @classmethod
-    def _known(cls, value: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("connections")
-        if known is not None:
-            config = known.get(value)
-            if config is None or getattr(config, "connector", None) != "soap":
-                raise ValueError(f"no soap connection {value!r} in connections.yaml")
-        return value
-
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        if execution.connections is None:
-            raise SoapCallError("no connections are available to this execution")
-        client = await execution.connections.client(self.connection)
+        client = await self.connection_client(execution)
         assert isinstance(client, SoapClient)
         try:
             operation = client.service[self.operation]

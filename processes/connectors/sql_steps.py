@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import column, table, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import TableClause
 
+from processes.connectors.base import ConnectorStep
 from processes.connectors.sql import SqlClient
 from runtime import registry
-from runtime.components import Step
 from runtime.document import Document
 from runtime.errors import WharfError
 from runtime.expressions import ValueField, variables
@@ -41,31 +41,11 @@ def _check_identifier(value: str) -> str:
     return value
 
 
-def _connection_name(value: str, info: ValidationInfo) -> str:
-    known = (info.context or {}).get("connections")
-    if known is None:
-        return value  # validated outside a directory (tests of the model alone)
-    config = known.get(value)
-    if config is None:
-        names = ", ".join(sorted(known)) or "none defined"
-        raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
-    if getattr(config, "connector", None) != "sql":
-        raise ValueError(f"connection {value!r} is not a sql connection")
-    return value
-
-
-class SqlStep(Step):
-    connection: str = Field(description="Name of a `sql` connection in connections.yaml.")
-
-    @field_validator("connection")
-    @classmethod
-    def _known_connection(cls, value: str, info: ValidationInfo) -> str:
-        return _connection_name(value, info)
+class SqlStep(ConnectorStep):
+    connector = "sql"
 
     async def client(self, execution: Execution) -> SqlClient:
-        if execution.connections is None:
-            raise SqlError("no connections are available to this execution")
-        client = await execution.connections.client(self.connection)
+        client = await self.connection_client(execution)
         assert isinstance(client, SqlClient)
         return client
 

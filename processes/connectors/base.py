@@ -1,0 +1,44 @@
+"""What every connector action shares: naming its connection, and getting the client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from runtime.components import ConnectionClient, Step
+from runtime.errors import WharfError
+
+if TYPE_CHECKING:
+    from runtime.engine import Execution
+
+
+class NoConnections(WharfError):
+    problem = "no-connections"
+    title = "No connections"
+
+
+class ConnectorStep(Step):
+    """Base of connector actions; `connector` names the kind of connection they take."""
+
+    connector: ClassVar[str]
+    connection: str = Field(description="Name of a connection in connections.yaml.")
+
+    @field_validator("connection")
+    @classmethod
+    def _known_connection(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("connections")
+        if known is None:
+            return value  # validated outside a directory (a model on its own)
+        config = known.get(value)
+        if config is None:
+            names = ", ".join(sorted(known)) or "none defined"
+            raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
+        if getattr(config, "connector", None) != cls.connector:
+            raise ValueError(f"connection {value!r} is not a {cls.connector} connection")
+        return value
+
+    async def connection_client(self, execution: Execution) -> ConnectionClient:
+        if execution.connections is None:
+            raise NoConnections("no connections are available to this execution")
+        return await execution.connections.client(self.connection)
