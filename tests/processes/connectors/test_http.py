@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -47,6 +48,16 @@ class Upstream:
             )
         return web.json_response({"ok": True, "got": await request.json()})
 
+    async def unavailable(self, request: web.Request) -> web.Response:
+        if self.count("unavailable") < 3:
+            return web.json_response({"error": "maintenance"}, status=503)
+        return web.json_response({"back": True})
+
+    async def slow(self, request: web.Request) -> web.Response:
+        self.count("slow")
+        await asyncio.sleep(2)
+        return web.json_response({"late": True})
+
     async def broken(self, request: web.Request) -> web.Response:
         self.count("broken")
         return web.json_response({"error": "boom"}, status=500)
@@ -88,6 +99,8 @@ async def upstream(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> tupl
     app = web.Application()
     app.router.add_post("/api/flaky", state.flaky)
     app.router.add_post("/api/broken", state.broken)
+    app.router.add_post("/api/unavailable", state.unavailable)
+    app.router.add_post("/api/slow", state.slow)
     app.router.add_post("/api/echo", state.echo)
     app.router.add_post("/oauth/token", state.token)
     app.router.add_get("/api/protected", state.protected)
@@ -254,3 +267,46 @@ def test_literal_secrets_and_bad_variables_are_refused(tmp_path: Path) -> None:
     assert "credentials[0].token is a literal secret" in messages[0]
     assert "literally-my-token" not in " ".join(messages)
     assert "base_url uses {{tenant}}" in messages[1]
+
+
+async def test_503s_are_retried_and_timeouts_fail_cleanly(
+    upstream: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    state, url = upstream
+    process, connections = build(
+        tmp_path,
+        url,
+        "[]",
+        """
+        - http.request:
+            connection: api
+            path: "'/unavailable'"
+            retry: {attempts: 3, backoff: 10ms}
+        """,
+    )
+    result = await process.execute([Document.json({})], connections=connections)
+    assert result.execution.error is None, result.execution.error
+    assert result.documents[0].body == {"back": True}
+    assert state.calls["unavailable"] == 3
+    await connections.close()
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "connections.yaml").write_text(
+        f"connections:\n  api:\n    connector: http\n    base_url: {url}/api\n    timeout: 300ms\n"
+    )
+    (tmp_path / "t" / "p.yaml").write_text(
+        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "  - http.request:\n"
+        "      {connection: api, path: \"'/slow'\", retry: {attempts: 2, backoff: 10ms}}\n"
+    )
+    processes, configs, problems = load_directory(tmp_path / "t")
+    assert problems == []
+    connections = Connections(configs)
+    started = time.monotonic()
+    timed_out = await processes[0].execute([Document.json({})], connections=connections)
+    assert time.monotonic() - started < 1.8  # two attempts of 300 ms, not the server's 2 s
+    error = timed_out.execution.error
+    assert error is not None
+    assert "POST /api/slow failed after 2 attempts: TimeoutError" in error.detail
+    assert state.calls["slow"] == 2
+    await connections.close()
