@@ -310,3 +310,52 @@ async def test_503s_are_retried_and_timeouts_fail_cleanly(
     assert "POST /api/slow failed after 2 attempts: TimeoutError" in error.detail
     assert state.calls["slow"] == 2
     await connections.close()
+
+
+async def test_no_secret_in_answers_records_or_logs(
+    upstream: tuple[Upstream, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    aiohttp_client: Callable[..., Awaitable[Any]],
+) -> None:
+    """Every credential scheme on one connection, a failing upstream, and then every
+    place a secret could surface: the caller's answer, the record, the admin API, logs."""
+    from runtime.app import create_app
+    from runtime.settings import Settings
+
+    _, url = upstream
+    credentials = f"""
+        - {{kind: basic, username: wharf, password: "${{env:WHARF_T_PASSWORD}}"}}
+        - {{kind: bearer, token: "${{env:WHARF_T_TOKEN}}"}}
+        - {{kind: api_key, name: key, value: "${{env:WHARF_T_KEY}}", in: query}}
+        - kind: oauth2
+          token_url: {url}/oauth/token
+          client_id: wharf
+          client_secret: "${{env:WHARF_T_CLIENT_SECRET}}"
+        - {{kind: hmac, secret: "${{env:WHARF_T_HMAC}}"}}
+    """
+    build(
+        tmp_path,
+        url,
+        credentials,
+        "- http.request:\n"
+        "    {connection: api, path: \"'/broken'\", retry: {attempts: 2, backoff: 1ms}}",
+    )
+    definition = (tmp_path / "p.yaml").read_text()
+    (tmp_path / "p.yaml").write_text(definition.replace("name: p\n", "name: p\nrecord: full\n"))
+    processes, configs, problems = load_directory(tmp_path)
+    assert problems == []
+    caplog.set_level(logging.DEBUG)
+    client = await aiohttp_client(
+        create_app(processes, Settings(store="sqlite://"), connections=configs)
+    )
+    answer = await client.post("/p", json={"order": 1})
+    assert answer.status == 502
+    problem = await answer.text()
+    record = await (await client.get(f"/api/executions/{answer.headers['X-Execution-Id']}")).text()
+    checks = await (await client.post("/api/connections/api/test")).text()
+    wharf_log = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("wharf"))
+    everything = problem + record + checks + wharf_log
+    assert "answered 500" in problem
+    for secret in SECRETS.values():
+        assert secret not in everything, secret
