@@ -289,3 +289,44 @@ async def test_ftps_with_a_self_signed_certificate(
     assert "CERTIFICATE_VERIFY_FAILED" in result.execution.error.detail
     assert not (root / "in" / "nope.csv").exists()
     await connections.close()
+
+
+async def test_connection_checks_log_in_and_list(
+    ftp_server: tuple[int, Path],
+    sftp_server: tuple[int, Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ftp_port, _ = ftp_server
+    sftp_port, _, fingerprint = sftp_server
+    monkeypatch.setenv("WHARF_T_PASS", PASSWORD)
+    (tmp_path / "connections.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            connections:
+              ftp:
+                connector: ftp
+                host: 127.0.0.1
+                port: {ftp_port}
+                username: wharf
+                password: "${{env:WHARF_T_PASS}}"
+              sftp:
+                connector: sftp
+                host: 127.0.0.1
+                port: {sftp_port}
+                username: wharf
+                password: "${{env:WHARF_T_PASS}}"
+                host_key: "{fingerprint}"
+            """
+        )
+    )
+    from runtime.connection_checks import check_connection
+    from runtime.connections import load_connections
+
+    configs, problems = load_connections(tmp_path)
+    assert problems == []
+    connections = Connections(configs)
+    results = [await check_connection(connections, name) for name in ("ftp", "sftp")]
+    await connections.close()
+    assert [(r.name, r.ok) for r in results] == [("ftp", True), ("sftp", True)]
+    assert all(r.detail.startswith("logged in") for r in results)
