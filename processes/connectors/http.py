@@ -113,11 +113,7 @@ class HttpClient(ConnectionClient):
 
     async def check(self) -> str:
         verify = self.config.verify
-        url = (
-            self.config.url().join(URL(verify.path.lstrip("/")))
-            if verify.path != "/"
-            else self.config.url()
-        )
+        url = join(self.config.url(), verify.path)
         request = await self.prepare(verify.method, url, {}, None, False)
         async with self.session.request(
             request.method, request.url, headers=request.headers

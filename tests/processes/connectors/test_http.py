@@ -359,3 +359,34 @@ async def test_no_secret_in_answers_records_or_logs(
     assert "answered 500" in problem
     for secret in SECRETS.values():
         assert secret not in everything, secret
+
+
+async def test_connection_check_sends_the_declared_request(
+    upstream: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    state, url = upstream
+    (tmp_path / "connections.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            connections:
+              good:
+                connector: http
+                base_url: {url}/api
+                verify: {{method: POST, path: /echo, expect: [200]}}
+              bad:
+                connector: http
+                base_url: {url}/api
+                verify: {{method: POST, path: /broken}}
+            """
+        )
+    )
+    from runtime.connection_checks import check_connection
+
+    configs, problems = load_connections(tmp_path)
+    assert problems == []
+    connections = Connections(configs)
+    good, bad = [await check_connection(connections, name) for name in ("good", "bad")]
+    await connections.close()
+    assert (good.ok, good.detail) == (True, "POST /echo -> 200")
+    assert (bad.ok, bad.detail) == (False, "ConnectionError: POST /broken answered 500")
+    assert len(state.seen) == 1
