@@ -82,6 +82,7 @@ def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.open()
         await dispatcher.start()
+        await state.scheduler.start()
         pruner = asyncio.create_task(_prune_forever(state))
         state.ready = True
         yield
@@ -90,6 +91,7 @@ def create_app(
         pruner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pruner
+        await state.scheduler.stop(settings.shutdown_timeout)
         await dispatcher.stop(settings.shutdown_timeout)
         await live.close()
         await store.close()

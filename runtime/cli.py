@@ -19,6 +19,7 @@ def _configure_logging(level: str) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())  # no resolved secret ever reaches the log
     logging.basicConfig(level=level, handlers=[handler])
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job added
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

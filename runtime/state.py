@@ -1,4 +1,5 @@
-"""What a running server holds: processes, settings, store, dispatcher, connections."""
+"""What a running server holds: processes, settings, store, dispatcher, connections,
+scheduler."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiohttp import web
 from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
+from runtime.schedules.scheduler import Scheduler
 from runtime.settings import Settings
 from runtime.store import Store
 
@@ -26,6 +28,7 @@ class RuntimeState:
         self.store = store
         self.dispatcher = dispatcher
         self.connections = connections
+        self.scheduler = Scheduler(store, dispatcher)
         self.ready = False
         self.stopping = False
 

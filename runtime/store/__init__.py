@@ -4,7 +4,14 @@
 from __future__ import annotations
 
 from runtime.errors import ConfigError
-from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
+from runtime.store.base import (
+    Accepted,
+    ExecutionQuery,
+    ExecutionRecord,
+    FireRecord,
+    InboxItem,
+    Store,
+)
 
 DEFAULT_STORE_URL = "sqlite:///.wharf/wharf.db"
 
@@ -13,6 +20,7 @@ __all__ = [
     "Accepted",
     "ExecutionQuery",
     "ExecutionRecord",
+    "FireRecord",
     "InboxItem",
     "Store",
     "open_store",

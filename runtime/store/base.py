@@ -78,6 +78,40 @@ class ExecutionQuery:
 
 
 @dataclass(slots=True)
+class FireRecord:
+    """One fire slot of a schedule, claimed in the store so that it runs once in a cluster.
+
+    `status`: running, queued (waiting for the previous run), succeeded, failed, idle (a
+    poller found nothing), skipped (the previous run was still going), missed (the
+    runtime was down, or the fire came too late)."""
+
+    process: str
+    slot: float  # the nominal fire time, epoch seconds (the claim key with `process`)
+    kind: str  # schedule | catch_up | manual
+    status: str
+    claimed_by: str
+    claimed_at: float
+    heartbeat_at: float
+    finished_at: float | None = None
+    execution_id: str | None = None
+    executions: int = 0
+    error: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slot": self.slot,
+            "kind": self.kind,
+            "status": self.status,
+            "claimed_by": self.claimed_by,
+            "claimed_at": self.claimed_at,
+            "finished_at": self.finished_at,
+            "execution_id": self.execution_id,
+            "executions": self.executions,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
 class Accepted:
     execution_id: str
     duplicate: bool  # an earlier delivery with the same idempotency key was found
@@ -130,6 +164,66 @@ class Store(ABC):
 
     @abstractmethod
     async def list_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]: ...
+
+    # --- schedules: one run per fire slot, pause state ---------------------------------------
+
+    @abstractmethod
+    async def claim_fire(self, fire: FireRecord, *, overlap: str, stale_before: float) -> str:
+        """Claim a slot atomically: `taken` when it was already claimed; else the new fire's
+        status: `running`; `skipped` (overlap `skip` and a fire of the process is running
+        with a heartbeat after `stale_before`); `queued` (overlap `queue`, same case)."""
+
+    @abstractmethod
+    async def start_queued_fire(self, process: str, slot: float, stale_before: float) -> bool:
+        """Move a queued fire to running when no other fire of its process runs."""
+
+    @abstractmethod
+    async def finish_fire(self, fire: FireRecord) -> None:
+        """Save a fire's outcome (status, execution, error, finished_at)."""
+
+    @abstractmethod
+    async def heartbeat_fires(self, keys: list[tuple[str, float]], now: float) -> None:
+        """Mark running fires as alive (a crashed runtime's fires go stale)."""
+
+    @abstractmethod
+    async def record_missed_fires(self, fires: list[FireRecord]) -> None:
+        """Record fires that did not run; slots already claimed are left alone."""
+
+    @abstractmethod
+    async def last_fire_slot(self, process: str) -> float | None: ...
+
+    @abstractmethod
+    async def list_fires(self, process: str, limit: int = 20) -> list[FireRecord]:
+        """Newest slot first."""
+
+    @abstractmethod
+    async def set_paused(self, process: str, paused: bool) -> None: ...
+
+    @abstractmethod
+    async def paused_processes(self) -> set[str]: ...
+
+    # --- pollers: remembered items and values ------------------------------------------------
+
+    @abstractmethod
+    async def poller_value(self, process: str, key: str) -> Any:
+        """A value a poller saved (a watermark, an ETag), or None."""
+
+    @abstractmethod
+    async def set_poller_value(self, process: str, key: str, value: Any) -> None: ...
+
+    @abstractmethod
+    async def known_items(self, process: str, keys: list[str]) -> set[str]:
+        """Which of these item keys (e.g. path|size|mtime) a poller has claimed before."""
+
+    @abstractmethod
+    async def claim_item(self, process: str, key: str, claimant: str, stale_before: float) -> bool:
+        """Claim an item for processing; a claim still `running` from before `stale_before`
+        (its runtime died) can be taken over."""
+
+    @abstractmethod
+    async def finish_item(
+        self, process: str, key: str, status: str, execution_id: str | None
+    ) -> None: ...
 
     @abstractmethod
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:

@@ -17,6 +17,7 @@ import aiosqlite
 import orjson
 
 from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
+from runtime.store.sqlite_schedules import ScheduleState
 from runtime.store.sqlite_sql import (
     ACCEPT_EXECUTION,
     ACCEPT_INBOX,
@@ -63,7 +64,7 @@ class _Write:
         self.job = job
 
 
-class SQLiteStore(Store):
+class SQLiteStore(ScheduleState, Store):
     def __init__(self, path: str, *, max_batch: int = 1024):
         self.path = path
         self.max_batch = max_batch
@@ -153,6 +154,15 @@ class SQLiteStore(Store):
     @property
     def pending_writes(self) -> int:
         return len(self._pending)
+
+    async def _run_job(self, job: Job) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        return await self._submit(_Write(future, job=job))
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        await self._barrier()
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
 
     async def _barrier(self) -> None:
         """Wait until every write submitted so far is committed (read-your-writes)."""
@@ -332,6 +342,13 @@ class SQLiteStore(Store):
             await conn.execute(
                 "DELETE FROM inbox WHERE done = 1 AND id NOT IN (SELECT id FROM executions)"
             )
+            if older_than is not None:  # each schedule keeps its newest fire (misfire check)
+                await conn.execute(
+                    "DELETE FROM schedule_fires WHERE slot < ? AND finished_at IS NOT NULL "
+                    "AND slot < (SELECT max(slot) FROM schedule_fires AS newest "
+                    "WHERE newest.process = schedule_fires.process)",
+                    (older_than,),
+                )
             return deleted
 
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -50,6 +50,46 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX inbox_pending ON inbox (done, id);
     """,
+    # 2: schedule fire claims, pause flags, poller memory
+    """
+    CREATE TABLE schedule_fires (
+        process TEXT NOT NULL,
+        slot REAL NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        claimed_by TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        finished_at REAL,
+        execution_id TEXT,
+        executions INTEGER NOT NULL DEFAULT 0,
+        error BLOB,
+        PRIMARY KEY (process, slot)
+    );
+    CREATE INDEX schedule_fires_status ON schedule_fires (process, status);
+    CREATE TABLE schedule_state (
+        process TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL,
+        changed_at REAL NOT NULL
+    );
+    CREATE TABLE poller_values (
+        process TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (process, key)
+    );
+    CREATE TABLE poller_items (
+        process TEXT NOT NULL,
+        key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        claimed_by TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        finished_at REAL,
+        execution_id TEXT,
+        PRIMARY KEY (process, key)
+    );
+    """,
 ]
 
 RECORD_COLUMNS = (

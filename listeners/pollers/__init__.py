@@ -1,0 +1,1 @@
+"""Pollers: schedules that produce documents (files, rows, HTTP responses)."""

@@ -1,0 +1,24 @@
+"""The schedule trigger: run a process at cron or interval fire times."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runtime import registry
+from runtime.schedules.sources import ScheduleSource, Source
+from runtime.schedules.timing import ScheduledTrigger
+
+if TYPE_CHECKING:
+    from runtime.engine import Process
+    from runtime.state import RuntimeState
+
+
+@registry.trigger("schedule")
+class ScheduleTrigger(ScheduledTrigger):
+    """Run the process on a schedule, once per fire across every runtime sharing the
+    store. Each fire gets one document, an empty JSON object with the properties
+    `schedule_slot` (the nominal fire time, ISO 8601 UTC) and `schedule_kind`
+    (`schedule`, `catch_up` or `manual`)."""
+
+    def source(self, process: Process, state: RuntimeState) -> Source:
+        return ScheduleSource()
