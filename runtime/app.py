@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from runtime import api
+from runtime import api, api_schedules
 from runtime.components import ConnectionConfig
 from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
@@ -75,6 +75,7 @@ def create_app(
     add_route(app, "GET", "/healthz", healthz)
     add_route(app, "GET", "/readyz", readyz)
     api.add_routes(app)
+    api_schedules.add_routes(app)
     for process in processes:
         process.trigger.mount(app, process, state)
     add_catch_all(app)  # last: unknown paths and wrong methods answer problems

@@ -151,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("name", nargs="?", help="one connection (default: all)")
     test.set_defaults(func=_cmd_connections_test)
 
-    from runtime.cli_executions import add_commands
+    from runtime import cli_executions, cli_schedules
 
-    add_commands(commands)
+    cli_executions.add_commands(commands)
+    cli_schedules.add_commands(commands)
     return parser
 
 

@@ -45,13 +45,13 @@ def add_commands(commands: Any) -> None:
     retry.set_defaults(func=lambda a: asyncio.run(_retry(a)))
 
 
-def _url(args: argparse.Namespace) -> str:
+def server_url(args: argparse.Namespace) -> str:
     import os
 
     return str(args.url or os.environ.get("WHARF_URL") or DEFAULT_URL).rstrip("/")
 
 
-async def _http(method: str, url: str, params: dict[str, str] | None = None) -> tuple[int, Any]:
+async def http_json(method: str, url: str, params: dict[str, str] | None = None) -> tuple[int, Any]:
     timeout = aiohttp.ClientTimeout(total=30)
     async with (
         aiohttp.ClientSession(timeout=timeout) as session,
@@ -60,12 +60,12 @@ async def _http(method: str, url: str, params: dict[str, str] | None = None) -> 
         return response.status, await response.json(content_type=None)
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
 
 
-def _when(epoch: float | None) -> str:
+def utc_text(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -78,7 +78,7 @@ def _print_table(items: list[dict[str, Any]]) -> None:
         ms = f"{duration:.1f}" if isinstance(duration, int | float) else "-"
         print(
             f"{item['id']:36}  {item['process'][:24]:24}  {item['status']:9}  "
-            f"{item['trigger']:8}  {_when(item.get('created_at')):19}  {ms}"
+            f"{item['trigger']:8}  {utc_text(item.get('created_at')):19}  {ms}"
         )
 
 
@@ -95,11 +95,11 @@ async def _list(args: argparse.Namespace) -> int:
         params = {"limit": str(args.limit)}
         params.update({k: v for k, v in (("process", args.process), ("status", args.status)) if v})
         try:
-            status, body = await _http("GET", f"{_url(args)}/api/executions", params)
+            status, body = await http_json("GET", f"{server_url(args)}/api/executions", params)
         except aiohttp.ClientError as exc:
-            return _fail(f"cannot reach {_url(args)}: {exc}")
+            return fail(f"cannot reach {server_url(args)}: {exc}")
         if status != 200:
-            return _fail(body.get("detail", f"HTTP {status}"))
+            return fail(body.get("detail", f"HTTP {status}"))
         items = body["items"]
     if args.json:
         print(json.dumps(items, indent=2))
@@ -117,15 +117,15 @@ async def _show(args: argparse.Namespace) -> int:
         finally:
             await store.close()
         if record is None:
-            return _fail(f"execution {args.id!r} not found")
+            return fail(f"execution {args.id!r} not found")
         data = record.as_dict()
     else:
         try:
-            status, data = await _http("GET", f"{_url(args)}/api/executions/{args.id}")
+            status, data = await http_json("GET", f"{server_url(args)}/api/executions/{args.id}")
         except aiohttp.ClientError as exc:
-            return _fail(f"cannot reach {_url(args)}: {exc}")
+            return fail(f"cannot reach {server_url(args)}: {exc}")
         if status != 200:
-            return _fail(data.get("detail", f"HTTP {status}"))
+            return fail(data.get("detail", f"HTTP {status}"))
     print(json.dumps(data, indent=2))
     return 0
 
@@ -133,11 +133,13 @@ async def _show(args: argparse.Namespace) -> int:
 async def _retry(args: argparse.Namespace) -> int:
     if not args.store:
         try:
-            status, data = await _http("POST", f"{_url(args)}/api/executions/{args.id}/retry")
+            status, data = await http_json(
+                "POST", f"{server_url(args)}/api/executions/{args.id}/retry"
+            )
         except aiohttp.ClientError as exc:
-            return _fail(f"cannot reach {_url(args)}: {exc}")
+            return fail(f"cannot reach {server_url(args)}: {exc}")
         if status != 202:
-            return _fail(data.get("detail", f"HTTP {status}"))
+            return fail(data.get("detail", f"HTTP {status}"))
         print(f"retrying as {data['execution_id']}")
         return 0
     store = open_store(args.store)
@@ -145,12 +147,12 @@ async def _retry(args: argparse.Namespace) -> int:
     try:
         record = await store.get_execution(args.id)
         if record is None:
-            return _fail(f"execution {args.id!r} not found")
+            return fail(f"execution {args.id!r} not found")
         if record.status != "failed":
-            return _fail(f"only failed executions can be retried; this one is {record.status}")
+            return fail(f"only failed executions can be retried; this one is {record.status}")
         request = await store.inbox_request(args.id)
         if request is None:
-            return _fail("the input of this execution was not kept")
+            return fail("the input of this execution was not kept")
         item = InboxItem(
             new_execution_id(), record.process, "retry", time.time(), request, parent_id=args.id
         )

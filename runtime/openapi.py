@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from runtime.openapi_schedules import SCHEDULE_PATHS, SCHEDULE_SCHEMAS
+
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -330,6 +332,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **SCHEDULE_PATHS,
             "/api/openapi.json": {
                 "get": {
                     "operationId": "getOpenAPI",
@@ -339,7 +342,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **SCHEDULE_SCHEMAS},
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem details",

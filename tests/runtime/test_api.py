@@ -96,6 +96,11 @@ async def test_openapi_document_is_valid(client: Client) -> None:
         "/api/executions/{id}/retry",
         "/api/connections",
         "/api/connections/{name}/test",
+        "/api/schedules",
+        "/api/schedules/{name}",
+        "/api/schedules/{name}/pause",
+        "/api/schedules/{name}/resume",
+        "/api/schedules/{name}/run",
         "/api/openapi.json",
     }
 
