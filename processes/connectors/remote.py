@@ -10,6 +10,7 @@ pinned SHA256 fingerprint); switching that off takes `host_key: insecure-accept-
 from __future__ import annotations
 
 import base64
+import builtins
 import fnmatch
 import ftplib
 import hashlib
@@ -18,6 +19,7 @@ import posixpath
 import ssl
 import stat as stat_module
 from abc import abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -62,11 +64,42 @@ class RemoteSession(AbstractContextManager["RemoteSession"]):
     @abstractmethod
     def rename(self, source: str, target: str) -> None: ...
 
+    @abstractmethod
+    def stat(self, path: str) -> RemoteEntry | None:
+        """The file at `path`, or None if there is none (or it is not a file)."""
+
+    @abstractmethod
+    def directories(self, directory: str) -> builtins.list[str]:
+        """Names of the subdirectories of `directory`."""
+
+    @abstractmethod
+    def mkdir(self, path: str) -> None:
+        """Create `path` and its missing parents; an existing directory is fine."""
+
     def put_atomic(self, path: str, data: bytes) -> None:
         directory, name = posixpath.split(path)
         temporary = posixpath.join(directory, f".{name}.wharf-part")
         self.put(temporary, data)
         self.rename(temporary, path)
+
+
+def _make_dirs(
+    is_dir: Callable[[str], bool | None], make: Callable[[str], object], path: str
+) -> None:
+    """mkdir -p; a directory another runtime created meanwhile is fine too."""
+    found = is_dir(path)
+    if found is False:
+        raise RemoteFileError(f"{path} exists and is not a directory")
+    if found:
+        return
+    parent = posixpath.dirname(path)
+    if parent and parent != path:
+        _make_dirs(is_dir, make, parent)
+    try:
+        make(path)
+    except (OSError, ftplib.Error):
+        if not is_dir(path):
+            raise
 
 
 class RemoteConnection(ConnectionConfig):
@@ -146,7 +179,7 @@ class FtpSession(RemoteSession):
 
     def list(self, directory: str) -> list[RemoteEntry]:
         entries = []
-        for name, facts in self.ftp.mlsd(directory, facts=["type", "size", "modify"]):
+        for name, facts in self.ftp.mlsd(directory, facts=list(_MLSD_FACTS)):
             if facts.get("type") != "file":
                 continue
             modify = facts.get("modify", "")
@@ -159,6 +192,48 @@ class FtpSession(RemoteSession):
 
     def rename(self, source: str, target: str) -> None:
         self.ftp.rename(source, target)
+
+    def _facts(self, path: str) -> dict[str, str] | None:
+        """MLST facts of one path (one command, where listing the parent could be large)."""
+        try:
+            reply = self.ftp.sendcmd(f"MLST {path}")
+        except ftplib.error_perm:
+            return None  # 550: no such file or directory
+        for line in reply.splitlines()[1:]:
+            if line.startswith(" "):  # " type=file;size=5;modify=...; /path"
+                facts = line.strip().partition(" ")[0]
+                return {
+                    key.lower(): value
+                    for key, _, value in (fact.partition("=") for fact in facts.split(";"))
+                    if key
+                }
+        return None
+
+    def stat(self, path: str) -> RemoteEntry | None:
+        facts = self._facts(path)
+        if facts is None or facts.get("type") != "file":
+            return None
+        modify = facts.get("modify", "")
+        mtime = _ftp_time(modify) if modify else 0.0
+        return RemoteEntry(posixpath.basename(path), int(facts.get("size", 0)), mtime)
+
+    def directories(self, directory: str) -> builtins.list[str]:
+        return [
+            name
+            for name, facts in self.ftp.mlsd(directory, facts=list(_MLSD_FACTS))
+            if facts.get("type") == "dir"
+        ]
+
+    def _is_dir(self, path: str) -> bool | None:
+        facts = self._facts(path)
+        return None if facts is None else facts.get("type") in ("dir", "cdir", "pdir")
+
+    def mkdir(self, path: str) -> None:
+        _make_dirs(self._is_dir, self.ftp.mkd, path)
+
+
+# Always ask MLSD for the same facts: `OPTS MLST` also sets what a later MLST answers.
+_MLSD_FACTS = ("type", "size", "modify")
 
 
 def _ftp_time(value: str) -> float:
@@ -267,6 +342,34 @@ class SftpSession(RemoteSession):
 
     def rename(self, source: str, target: str) -> None:
         self.sftp.posix_rename(source, target)
+
+    def _stat(self, path: str) -> paramiko.SFTPAttributes | None:
+        try:
+            return self.sftp.stat(path)
+        except FileNotFoundError:
+            return None
+
+    def stat(self, path: str) -> RemoteEntry | None:
+        attributes = self._stat(path)
+        if attributes is None or not stat_module.S_ISREG(attributes.st_mode or 0):
+            return None
+        return RemoteEntry(
+            posixpath.basename(path), attributes.st_size or 0, float(attributes.st_mtime or 0)
+        )
+
+    def directories(self, directory: str) -> builtins.list[str]:
+        return [
+            entry.filename
+            for entry in self.sftp.listdir_attr(directory)
+            if stat_module.S_ISDIR(entry.st_mode or 0)
+        ]
+
+    def _is_dir(self, path: str) -> bool | None:
+        attributes = self._stat(path)
+        return None if attributes is None else stat_module.S_ISDIR(attributes.st_mode or 0)
+
+    def mkdir(self, path: str) -> None:
+        _make_dirs(self._is_dir, self.sftp.mkdir, path)
 
 
 def _default_known_hosts() -> str:

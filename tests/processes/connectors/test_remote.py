@@ -5,68 +5,24 @@ from __future__ import annotations
 import asyncio
 import textwrap
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncssh
 import pytest
 from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 
 from processes.connectors.remote import FtpSession
 from runtime.connections import Connections
 from runtime.document import Document
 from runtime.loader import load_directory
+from tests import remote_servers
+from tests.remote_servers import PASSWORD
 
-PASSWORD = "remote-pass-4321"
-
-
-@pytest.fixture
-def ftp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    root = tmp_path / "ftp-root"
-    root.mkdir()
-    authorizer = DummyAuthorizer()
-    authorizer.add_user("wharf", PASSWORD, str(root), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": None})
-    server = FTPServer(("127.0.0.1", 0), handler)
-    port = server.socket.getsockname()[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1}, daemon=True)
-    thread.start()
-    yield port, root
-    server.close_all()
-    thread.join(5)
-
-
-class _Server(asyncssh.SSHServer):
-    def begin_auth(self, username: str) -> bool:
-        return True
-
-    def password_auth_supported(self) -> bool:
-        return True
-
-    def validate_password(self, username: str, password: str) -> bool:
-        return username == "wharf" and password == PASSWORD
-
-
-@pytest.fixture
-async def sftp_server(tmp_path: Path) -> AsyncIterator[tuple[int, Path, str]]:
-    root = tmp_path / "sftp-root"
-    root.mkdir()
-    key = asyncssh.generate_private_key("ssh-ed25519")
-
-    def sftp_factory(channel: Any) -> asyncssh.SFTPServer:
-        return asyncssh.SFTPServer(channel, chroot=str(root).encode())
-
-    server = await asyncssh.listen(
-        "127.0.0.1", 0, server_host_keys=[key], server_factory=_Server, sftp_factory=sftp_factory
-    )
-    port = server.sockets[0].getsockname()[1]
-    fingerprint = key.get_fingerprint("sha256")
-    yield port, root, fingerprint
-    server.close()
-    await server.wait_closed()
+# The servers' fixtures, shared with other tests (test_fanout imports them from here).
+ftp_server = remote_servers.ftp_server
+sftp_server = remote_servers.sftp_server
 
 
 def build(directory: Path, connection: str, steps: str) -> tuple[Any, Connections]:

@@ -1,0 +1,383 @@
+"""`ftp.poll` and `sftp.poll`: pick files up from a remote directory, one execution each.
+
+Each file version runs once across every runtime sharing the store: its item key is
+`path|size|mtime`, claimed in the store before the download, and finished only after the
+file was moved, deleted or kept, so a file is never marked done before its execution
+succeeded. A file may still be being written: it is skipped until its mtime is older than
+`min_age`, and its size and mtime are checked again right before the download (a file
+that changes during the download gets a new key and comes again). Blocking FTP/SFTP work
+runs in a worker thread, on one session per fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+import posixpath
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from processes.connectors.remote import RemoteClient, RemoteEntry, RemoteFileError, RemoteSession
+from runtime import registry
+from runtime.document import Document
+from runtime.durations import Duration
+from runtime.errors import ConfigError, WharfError
+from runtime.schedules.sources import Batch, Fire, Source
+from runtime.schedules.timing import ScheduledTrigger
+
+if TYPE_CHECKING:
+    from runtime.connections import Connections
+    from runtime.engine import Process
+    from runtime.state import RuntimeState
+
+log = logging.getLogger("wharf.poller.files")
+
+T = TypeVar("T")
+
+# A claim still `running` after this long belongs to a runtime that died; another takes over.
+CLAIM_STALE_AFTER = 3600.0
+# Most servers give whole-second mtimes: a file may have changed up to a second after it.
+MTIME_RESOLUTION = 1.0
+MAX_DEPTH = 16  # `recursive` stops here (a symlink loop on an FTP server)
+RETRY_MARK = "retry|"  # poller value: the next attempt of a file left by `on_error: retry`
+MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".xml": "application/xml",
+    ".txt": "text/plain",
+}
+
+
+def media_type(name: str) -> str:
+    return MEDIA_TYPES.get(posixpath.splitext(name)[1].lower(), "application/octet-stream")
+
+
+class FilePollTrigger(ScheduledTrigger):
+    """Poll a remote directory on a schedule and run the process once per new file, with
+    the file's bytes as the body (media type from the extension) and the properties
+    `file_name`, `file_path`, `file_size`, `file_mtime` (ISO 8601) and `file_directory`.
+    Each file version (path, size, mtime) runs once across every runtime sharing the store;
+    after its execution the file is moved to `done_directory` (or deleted, or kept), and a
+    failed one to `error_directory`. Moves never overwrite: a clashing name gets a UTC
+    timestamp before its extension. Hidden files (`.name`) are never picked."""
+
+    execution_trigger: ClassVar[str] = "poll"
+    connector: ClassVar[str]
+
+    connection: str = Field(description="Name of a connection in connections.yaml.")
+    directory: str = Field(".", description="Directory to poll, relative to base_dir.")
+    pattern: str = Field("*", description="Glob on the file name, e.g. `*.csv`.")
+    recursive: bool = Field(
+        False,
+        description="Poll subdirectories too (not the done and error directories); a moved "
+        "file keeps its path relative to `directory`.",
+    )
+    min_age: Duration = Field(
+        10.0,
+        description="Skip files modified less than this long ago (they may still be being "
+        "written); mtimes are read as whole seconds.",
+    )
+    max_files: int = Field(
+        100, ge=1, le=10_000, description="Files per fire at most, oldest first."
+    )
+    on_success: Literal["move", "delete", "keep"] = Field(
+        "move",
+        description="After a successful execution: `move` to `done_directory`, `delete`, or "
+        "`keep` (left in place and remembered).",
+    )
+    done_directory: str = Field("done", description="Relative to `directory` (or absolute).")
+    on_error: Literal["move", "keep", "retry"] = Field(
+        "move",
+        description="After a failed execution or download: `move` to `error_directory`, "
+        "`keep` (left and remembered), or `retry` (left and not remembered: it runs again "
+        "next fire).",
+    )
+    error_directory: str = Field("error", description="Relative to `directory` (or absolute).")
+
+    @field_validator("connection")
+    @classmethod
+    def _known_connection(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("connections")
+        if known is None:
+            return value  # validated outside a directory (a model on its own)
+        config = known.get(value)
+        if config is None:
+            names = ", ".join(sorted(known)) or "none defined"
+            raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
+        if getattr(config, "connector", None) != cls.connector:
+            raise ValueError(f"connection {value!r} is not a {cls.connector} connection")
+        return value
+
+    @model_validator(mode="after")
+    def _targets_elsewhere(self) -> FilePollTrigger:
+        for name in ("done_directory", "error_directory"):
+            if posixpath.normpath(getattr(self, name)) == ".":
+                raise ValueError(f"`{name}` must differ from `directory`")
+        return self
+
+    def source(self, process: Process, state: RuntimeState) -> Source:
+        return FileSource(self, state.connections)
+
+
+@dataclass(slots=True)
+class _Pick:
+    """A listed file that may run in this fire."""
+
+    root: str  # the polled directory
+    directory: str  # the directory holding it (under root when recursive)
+    entry: RemoteEntry
+    base: str  # path|size|mtime
+    attempt: int = 0  # > 0: a file left by `on_error: retry` before
+
+    @property
+    def path(self) -> str:
+        return posixpath.join(self.directory, self.entry.name)
+
+    @property
+    def key(self) -> str:
+        return f"{self.base}|retry{self.attempt}" if self.attempt else self.base
+
+    @property
+    def mtime_iso(self) -> str:
+        return datetime.fromtimestamp(self.entry.mtime, UTC).isoformat()
+
+
+class _Session:
+    """A fire's remote session. A call that fails on a session already used is retried
+    once on a fresh one: the old one may have idled out while an execution ran."""
+
+    def __init__(self, client: RemoteClient):
+        self.client = client
+        self.session: RemoteSession | None = None
+        self.used = False
+
+    async def call(self, work: Callable[[RemoteSession], T]) -> T:
+        return await asyncio.to_thread(self._call, work)
+
+    def _call(self, work: Callable[[RemoteSession], T]) -> T:
+        if self.session is not None and self.used:
+            try:
+                return work(self.session)
+            except WharfError:
+                raise
+            except Exception:
+                self._close()
+        if self.session is None:
+            self.session = self.client.session()
+        self.used = True
+        return work(self.session)
+
+    def _close(self) -> None:
+        session, self.session, self.used = self.session, None, False
+        if session is not None:
+            with contextlib.suppress(Exception):  # a dead session has nothing left to release
+                session.__exit__(None, None, None)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+
+class FileSource(Source):
+    def __init__(self, trigger: FilePollTrigger, connections: Connections):
+        self.trigger = trigger
+        self.connections = connections
+        self._open: set[_Session] = set()
+
+    async def batches(self, fire: Fire) -> AsyncIterator[Batch]:
+        client = await self.connections.client(self.trigger.connection)
+        if not isinstance(client, RemoteClient):  # pragma: no cover - checked at load
+            raise ConfigError(f"connection {self.trigger.connection!r} is not ftp or sftp")
+        session = _Session(client)
+        self._open.add(session)
+        errors: list[str] = []
+        try:
+            root = client.config.remote_path(self.trigger.directory)
+            listed = await session.call(lambda s: self._list(s, root))
+            taken = 0
+            for pick in await self._candidates(fire, root, listed):
+                if taken + len(errors) >= self.trigger.max_files:
+                    break
+                data = await self._download(fire, session, pick, errors)
+                if data is None:
+                    continue
+                taken += 1
+                properties = {**fire.properties(), **self._properties(pick)}
+                document = Document.raw(data, media_type(pick.entry.name), properties)
+                yield Batch([document], pick.path, {"pick": pick, "session": session})
+            if errors:
+                raise RemoteFileError("; ".join(errors))
+        finally:
+            self._open.discard(session)
+            await session.close()
+
+    def _list(self, session: RemoteSession, root: str) -> list[tuple[str, RemoteEntry]]:
+        """(directory, file) for every file under `root` (its subdirectories if recursive)."""
+        targets = (self.trigger.done_directory, self.trigger.error_directory)
+        skip = {self._target(root, root, target) for target in targets}
+        found: list[tuple[str, RemoteEntry]] = []
+        pending = [(root, 0)]
+        while pending:
+            directory, depth = pending.pop()
+            found += [(directory, entry) for entry in session.list(directory)]
+            if self.trigger.recursive and depth < MAX_DEPTH:
+                for name in session.directories(directory):
+                    path = posixpath.join(directory, name)
+                    if not name.startswith(".") and path not in skip:
+                        pending.append((path, depth + 1))
+        return found
+
+    async def _candidates(
+        self, fire: Fire, root: str, listed: list[tuple[str, RemoteEntry]]
+    ) -> list[_Pick]:
+        """The listed files to try this fire: matching, settled and not done, oldest first."""
+        trigger = self.trigger
+        settled_before = (
+            time.time() - trigger.min_age - (MTIME_RESOLUTION if trigger.min_age else 0)
+        )
+        picks = []
+        for directory, entry in listed:
+            if entry.name.startswith(".") or not fnmatch.fnmatch(entry.name, trigger.pattern):
+                continue
+            if entry.mtime > settled_before:
+                continue  # may still be being written
+            pick = _Pick(root, directory, entry, "")
+            pick.base = f"{pick.path}|{entry.size}|{pick.mtime_iso}"
+            picks.append(pick)
+        known = await fire.store.known_items(fire.process, [p.base for p in picks])
+        fresh = []
+        for pick in picks:
+            if pick.base in known:
+                if trigger.on_error != "retry":
+                    continue
+                attempt = await fire.store.poller_value(fire.process, RETRY_MARK + pick.base)
+                if not attempt or await fire.store.known_items(
+                    fire.process, [f"{pick.base}|retry{attempt}"]
+                ):
+                    continue
+                pick.attempt = int(attempt)
+            fresh.append(pick)
+        return sorted(fresh, key=lambda p: (p.entry.mtime, p.path))
+
+    async def _download(
+        self, fire: Fire, session: _Session, pick: _Pick, errors: list[str]
+    ) -> bytes | None:
+        """The file's bytes, or None: not this fire (it changed, another runtime has it, or
+        the download failed: then the file got the error treatment and `errors` says why)."""
+        listed = pick.entry
+        now = await session.call(lambda s: s.stat(pick.path))
+        if now is None or (now.size, now.mtime) != (listed.size, listed.mtime):
+            return None  # gone, or still growing
+        store = fire.store
+        stale = time.time() - CLAIM_STALE_AFTER
+        if not await store.claim_item(fire.process, pick.key, fire.runtime_id, stale):
+            return None
+        try:
+            data = await session.call(lambda s: s.get(pick.path))
+        except Exception as exc:
+            detail = exc.detail if isinstance(exc, WharfError) else f"{type(exc).__name__}: {exc}"
+            errors.append(f"downloading {pick.path} failed: {detail}")
+            try:
+                await self._on_error(fire, session, pick, None)
+            except Exception:
+                log.exception("poll %s: after the failed download of %s", fire.process, pick.path)
+            return None
+        if len(data) != listed.size:  # written to during the download: its new version comes
+            await store.finish_item(fire.process, pick.key, "changed", None)
+            return None
+        return data
+
+    def _properties(self, pick: _Pick) -> dict[str, object]:
+        return {
+            "file_name": pick.entry.name,
+            "file_path": pick.path,
+            "file_size": pick.entry.size,
+            "file_mtime": pick.mtime_iso,
+            "file_directory": pick.directory,
+        }
+
+    @staticmethod
+    def _target(root: str, directory: str, target: str) -> str:
+        """Where a file of `directory` goes: `target` (relative to the polled root) plus
+        the file's subdirectory under the root."""
+        relative = posixpath.relpath(directory, root)
+        return posixpath.normpath(posixpath.join(root, target, relative))
+
+    async def succeeded(self, fire: Fire, batch: Batch, execution_id: str) -> None:
+        pick: _Pick = batch.context["pick"]
+        session: _Session = batch.context["session"]
+        try:
+            if self.trigger.on_success == "delete":
+                await session.call(lambda s: s.delete(pick.path))
+            elif self.trigger.on_success == "move":
+                target = self._target(pick.root, pick.directory, self.trigger.done_directory)
+                await session.call(lambda s: move_into(s, pick.path, target))
+        finally:
+            await self._finish(fire, pick, "done", execution_id)
+
+    async def failed(self, fire: Fire, batch: Batch, execution_id: str | None) -> None:
+        pick: _Pick = batch.context["pick"]
+        if execution_id is None and self.trigger.on_error != "retry":
+            # Never started (runtime overloaded or stopping): not the file's fault. The
+            # claim stays `running` and is taken over once stale.
+            return
+        await self._on_error(fire, batch.context["session"], pick, execution_id)
+
+    async def _on_error(
+        self, fire: Fire, session: _Session, pick: _Pick, execution_id: str | None
+    ) -> None:
+        action = self.trigger.on_error
+        if action == "retry":
+            await self._finish(fire, pick, "retry", execution_id)
+            return
+        try:
+            if action == "move":
+                target = self._target(pick.root, pick.directory, self.trigger.error_directory)
+                await session.call(lambda s: move_into(s, pick.path, target))
+        finally:
+            await self._finish(fire, pick, "error", execution_id)
+
+    async def _finish(self, fire: Fire, pick: _Pick, status: str, execution_id: str | None) -> None:
+        store = fire.store
+        if status == "retry":  # the mark first: a crash in between must not strand the file
+            await store.set_poller_value(fire.process, RETRY_MARK + pick.base, pick.attempt + 1)
+        await store.finish_item(fire.process, pick.key, status, execution_id)
+        if status != "retry" and pick.attempt:
+            await store.set_poller_value(fire.process, RETRY_MARK + pick.base, 0)
+
+    async def close(self) -> None:
+        for session in list(self._open):
+            await session.close()
+        self._open.clear()
+
+
+def move_into(session: RemoteSession, path: str, directory: str) -> str:
+    """Move a file into `directory` (created if missing), never over another file: a
+    clashing name gets a UTC timestamp before its extension."""
+    session.mkdir(directory)
+    name = posixpath.basename(path)
+    target = posixpath.join(directory, name)
+    if session.stat(target) is not None:
+        stem, extension = posixpath.splitext(name)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = posixpath.join(directory, f"{stem}.{stamp}{extension}")
+    session.rename(path, target)
+    return target
+
+
+# One registered class per connector (`ftp.poll`, `sftp.poll`).
+for _connector in ("ftp", "sftp"):
+    _name = f"{_connector.capitalize()}PollTrigger"
+    _cls = type(
+        _name,
+        (FilePollTrigger,),
+        {"__doc__": FilePollTrigger.__doc__, "connector": _connector, "__module__": __name__},
+    )
+    registry.trigger(f"{_connector}.poll")(_cls)
+    globals()[_name] = _cls

@@ -1,0 +1,225 @@
+"""The `http.poll` trigger: GET a URL on a schedule and run the process on the response.
+
+Conditional requests make polling cheap for both sides: the ETag and Last-Modified of the
+last response whose execution succeeded are sent back, and a 304 means nothing changed (an
+idle fire, no execution). They are saved only after success, so a failed run gets the
+same content again on the next fire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import aiohttp
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from yarl import URL
+
+from listeners.pollers.sql import check_connection
+from processes.connectors.http import HttpClient, join
+from runtime import registry, secrets
+from runtime.document import Document
+from runtime.durations import Duration
+from runtime.errors import RequestError, WharfError
+from runtime.inputs import documents_from_body
+from runtime.schedules.sources import Batch, Fire, Source
+from runtime.schedules.timing import ScheduledTrigger
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from runtime.engine import Process
+    from runtime.state import RuntimeState
+
+VALIDATORS_KEY = "validators"
+
+
+class HttpPollError(WharfError):
+    problem = "http-poll-failed"
+    title = "HTTP poll failed"
+    status = 502
+
+
+@registry.trigger("http.poll")
+class HttpPollTrigger(ScheduledTrigger):
+    """GET a URL on a schedule (through an `http` connection, or a plain `url`) and run
+    the process on the response body, read as `input`. With `conditional` (the default)
+    the ETag / Last-Modified of the last successfully processed response are sent back as
+    If-None-Match / If-Modified-Since; a 304 runs nothing. Any other non-2xx status or a
+    network error fails the fire. Properties: `http_status`, `http_etag`,
+    `http_header_<name>` (lower case) for each response header, `schedule_slot`,
+    `schedule_kind`."""
+
+    execution_trigger: ClassVar[str] = "poll"
+
+    connection: str | None = Field(
+        None, description="Name of an `http` connection (base URL, credentials, headers)."
+    )
+    path: str | None = Field(None, description="With `connection`: the path after its base URL.")
+    url: str | None = Field(
+        None, description="Without a connection: the full URL (may hold `${env:NAME}`)."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers; values may hold `${env:NAME}`."
+    )
+    input: Literal["json", "xml", "raw", "text"] = Field(
+        "json", description="How the response body becomes the document."
+    )
+    conditional: bool = Field(
+        True, description="Send If-None-Match / If-Modified-Since; a 304 runs nothing."
+    )
+    timeout: Duration = Field(
+        30.0, description="Whole-request timeout for `url` (a connection has its own)."
+    )
+
+    @field_validator("connection")
+    @classmethod
+    def _http_connection(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_connection(value, info, "http")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("url starts with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HttpPollTrigger:
+        if (self.connection is None) == (self.url is None):
+            raise ValueError("give exactly one of `connection` (with `path`) and `url`")
+        if self.url is not None and self.path is not None:
+            raise ValueError("`path` goes with `connection`; put it in `url` instead")
+        return self
+
+    def source(self, process: Process, state: RuntimeState) -> Source:
+        return HttpPollSource(self, state)
+
+
+def _shown(url: URL) -> str:
+    """The URL as errors show it: no user info or query string (either may hold a key)."""
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+class HttpPollSource(Source):
+    def __init__(self, trigger: HttpPollTrigger, state: RuntimeState):
+        self.trigger = trigger
+        self.state = state
+        self._session: aiohttp.ClientSession | None = None  # only for `url`
+
+    async def _client(self) -> HttpClient | None:
+        if self.trigger.connection is None:
+            return None
+        client = await self.state.connections.client(self.trigger.connection)
+        if not isinstance(client, HttpClient):
+            raise HttpPollError(f"connection {self.trigger.connection!r} is not an http one")
+        return client
+
+    def _own_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=self.trigger.timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+        return self._session
+
+    async def batches(self, fire: Fire) -> AsyncIterator[Batch]:
+        trigger = self.trigger
+        client = await self._client()
+        try:
+            if client is not None:
+                url = join(client.config.url(), trigger.path or "/")
+            else:
+                url = URL(secrets.resolve(trigger.url or ""))
+            headers = {name: secrets.resolve(value) for name, value in trigger.headers.items()}
+        except ValueError as exc:  # an unset secret, a bad connection variable
+            raise HttpPollError(f"cannot build the request: {exc}") from None
+        shown = _shown(url)
+        target = hashlib.sha256(str(url).encode()).hexdigest()[:16]
+        stored = await fire.store.poller_value(fire.process, VALIDATORS_KEY)
+        if trigger.conditional and isinstance(stored, dict) and stored.get("target") == target:
+            if stored.get("etag"):
+                headers["If-None-Match"] = stored["etag"]
+            if stored.get("last_modified"):
+                headers["If-Modified-Since"] = stored["last_modified"]
+        status, response_headers, content_type, charset, data = await self._get(
+            client, url, headers, shown
+        )
+        if status == 304:
+            return
+        if not 200 <= status < 300:
+            raise HttpPollError(f"GET {shown} answered {status}")
+        properties: dict[str, Any] = {
+            **fire.properties(),
+            "http_status": status,
+            "http_etag": response_headers.get("etag"),
+        }
+        for name, value in response_headers.items():
+            properties[f"http_header_{name}"] = value
+        documents = self._documents(data, content_type, charset, properties, shown)
+        context = {
+            "target": target,
+            "etag": response_headers.get("etag"),
+            "last_modified": response_headers.get("last-modified"),
+        }
+        yield Batch(documents, label=f"GET {shown} -> {status}", context=context)
+
+    async def _get(
+        self, client: HttpClient | None, url: URL, headers: dict[str, str], shown: str
+    ) -> tuple[int, dict[str, str], str, str | None, bytes]:
+        refreshed = False
+        while True:
+            try:
+                if client is not None:
+                    request = await client.prepare("GET", url, dict(headers), None, refreshed)
+                    session, url_sent, sent = client.session, request.url, request.headers
+                else:
+                    session, url_sent, sent = self._own_session(), url, headers
+                async with session.get(url_sent, headers=sent) as response:
+                    data = await response.read()
+                    status = response.status
+                    found = {k.lower(): v for k, v in response.headers.items()}
+                    content_type, charset = response.content_type, response.charset
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0].rstrip(": ")
+                reason = secrets.redact_text(reason.replace(str(url), shown))
+                raise HttpPollError(f"GET {shown} failed: {reason}") from None
+            except WharfError as exc:  # a credential could not be obtained
+                raise HttpPollError(f"GET {shown}: {exc.detail}") from None
+            if status == 401 and client is not None and not refreshed and _has_oauth(client):
+                refreshed = True  # one forced token refresh, as http.request does
+                continue
+            return status, found, content_type, charset, data
+
+    def _documents(
+        self,
+        data: bytes,
+        content_type: str,
+        charset: str | None,
+        properties: dict[str, Any],
+        shown: str,
+    ) -> list[Document]:
+        kind = self.trigger.input
+        try:
+            if kind == "text":
+                return [Document.text(data.decode(charset or "utf-8"), content_type, properties)]
+            # The declared input decides how to read the body, whatever type the server says.
+            return documents_from_body(
+                kind, data, "" if kind != "raw" else content_type, properties
+            )
+        except RequestError as exc:
+            raise HttpPollError(f"GET {shown}: the response is not usable: {exc.detail}") from None
+        except (UnicodeDecodeError, LookupError):
+            raise HttpPollError(
+                f"GET {shown}: the response is not {charset or 'utf-8'} text"
+            ) from None
+
+    async def succeeded(self, fire: Fire, batch: Batch, execution_id: str) -> None:
+        if self.trigger.conditional:
+            await fire.store.set_poller_value(fire.process, VALIDATORS_KEY, batch.context)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _has_oauth(client: HttpClient) -> bool:
+    return any(getattr(c, "kind", None) == "oauth2" for c in client.config.credentials)
