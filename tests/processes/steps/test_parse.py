@@ -9,7 +9,7 @@ from lxml import etree
 
 from runtime.document import BodyKind, Document
 from runtime.engine import ExecutionStatus
-from tests.helpers import run_steps
+from tests.helpers import run_steps, validate_files
 
 
 async def test_parse_json_from_raw_and_text(tmp_path: Path) -> None:
@@ -72,3 +72,52 @@ async def test_parse_refuses_an_already_parsed_document(tmp_path: Path) -> None:
     assert result.execution.error.detail == (
         "steps[0].parse: parse needs a raw or text body, this document is json"
     )
+
+
+async def test_parse_csv_rows_keyed_by_the_header(tmp_path: Path) -> None:
+    body = '\ufefforder_id; sku ;qty\r\nA-1;BOLT;5\n\nA-2;"NUT;M8";7\n'.encode()
+    result = await run_steps(
+        tmp_path,
+        '- parse: {format: csv, delimiter: ";"}',
+        Document.raw(body, "text/csv", {"file_name": "o.csv"}),
+    )
+    (document,) = result.documents
+    assert (document.kind, document.media_type) == (BodyKind.JSON, "application/json")
+    assert document.body == [
+        {"order_id": "A-1", "sku": "BOLT", "qty": "5"},
+        {"order_id": "A-2", "sku": "NUT;M8", "qty": "7"},
+    ]
+    assert document.properties == {"file_name": "o.csv"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"a,b\n1,2\n3\n", "line 3 has 1 field(s), the header has 2"),
+        (b"a,b\n1,2,3\n", "line 2 has 3 field(s), the header has 2"),
+        (b"a,a\n1,2\n", "the header row needs distinct, non-empty names: ['a', 'a']"),
+        (b"", "the body is empty, a CSV header row was expected"),
+        (b"a\n\xff\n", "the body is not UTF-8 text (byte 2)"),
+        (b'a,b\n"1"x,2\n', "the body is not valid CSV: line 2: ',' expected after '\"'"),
+    ],
+)
+async def test_malformed_csv_fails_with_400(tmp_path: Path, body: bytes, message: str) -> None:
+    result = await run_steps(tmp_path, "- parse: {format: csv}", Document.raw(body))
+    error = result.execution.error
+    assert error is not None
+    assert (error.detail, error.status, error.problem) == (
+        f"steps[0].parse: {message}",
+        400,
+        "malformed-csv",
+    )
+
+
+def test_a_delimiter_is_for_csv_only(tmp_path: Path) -> None:
+    process = """
+        name: p
+        trigger: {http: {path: /p}}
+        steps:
+          - parse: {format: json, delimiter: ";"}
+    """
+    _, problems = validate_files(tmp_path, {"p.yaml": process})
+    assert problems == ["p.yaml:4 steps[0].parse: `delimiter` applies to `format: csv` only"]
