@@ -132,9 +132,9 @@ class ScheduledTrigger(TriggerConfig):
 
     def next_fire(self, after: datetime) -> datetime | None:
         """The first nominal fire time strictly after `after`."""
-        after = after + timedelta(microseconds=1)
+        after = after.astimezone(UTC) + timedelta(microseconds=1)  # UTC: see crontab.py
         found: datetime | None = self.timing.get_next_fire_time(None, after)
-        return found
+        return None if found is None else found.astimezone(UTC)
 
     def fire_times(self, after: datetime, before: datetime, limit: int = 10_000) -> list[datetime]:
         """Nominal fire times in (after, before), oldest first, at most `limit` (the newest)."""
