@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from processes.connectors.base import check_connection_name
 from processes.connectors.remote import RemoteClient, RemoteEntry, RemoteFileError, RemoteSession
 from runtime import registry
 from runtime.document import Document
@@ -104,16 +105,7 @@ class FilePollTrigger(ScheduledTrigger):
     @field_validator("connection")
     @classmethod
     def _known_connection(cls, value: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("connections")
-        if known is None:
-            return value  # validated outside a directory (a model on its own)
-        config = known.get(value)
-        if config is None:
-            names = ", ".join(sorted(known)) or "none defined"
-            raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
-        if getattr(config, "connector", None) != cls.connector:
-            raise ValueError(f"connection {value!r} is not a {cls.connector} connection")
-        return value
+        return check_connection_name(value, info, cls.connector)
 
     @model_validator(mode="after")
     def _targets_elsewhere(self) -> FilePollTrigger:

@@ -15,7 +15,7 @@ import aiohttp
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from yarl import URL
 
-from listeners.pollers.sql import check_connection
+from processes.connectors.base import check_connection_name
 from processes.connectors.http import HttpClient, join
 from runtime import registry, secrets
 from runtime.document import Document
@@ -75,7 +75,7 @@ class HttpPollTrigger(ScheduledTrigger):
     @field_validator("connection")
     @classmethod
     def _http_connection(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else check_connection(value, info, "http")
+        return None if value is None else check_connection_name(value, info, "http")
 
     @field_validator("url")
     @classmethod

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from processes.connectors.base import check_connection_name
 from processes.connectors.sql import SqlClient
 from processes.connectors.sql_steps import SqlError
 from runtime import registry
@@ -34,20 +35,6 @@ if TYPE_CHECKING:
 
 WATERMARK_KEY = "watermark"
 WatermarkType = Literal["auto", "string", "integer", "number", "decimal", "datetime", "date"]
-
-
-def check_connection(value: str, info: ValidationInfo, connector: str) -> str:
-    """A trigger's `connection` names a connection of `connector` (checked at load)."""
-    known = (info.context or {}).get("connections")
-    if known is None:
-        return value  # validated outside a directory (a model on its own)
-    config = known.get(value)
-    if config is None:
-        names = ", ".join(sorted(known)) or "none defined"
-        raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
-    if getattr(config, "connector", None) != connector:
-        raise ValueError(f"connection {value!r} is not a {connector} connection")
-    return value
 
 
 @registry.trigger("sql.poll")
@@ -84,7 +71,7 @@ class SqlPollTrigger(ScheduledTrigger):
     @field_validator("connection")
     @classmethod
     def _sql_connection(cls, value: str, info: ValidationInfo) -> str:
-        return check_connection(value, info, "sql")
+        return check_connection_name(value, info, "sql")
 
     @field_validator("query")
     @classmethod

@@ -18,6 +18,21 @@ class NoConnections(WharfError):
     title = "No connections"
 
 
+def check_connection_name(value: str, info: ValidationInfo, connector: str) -> str:
+    """A `connection` field names a connection of `connector` in connections.yaml (checked
+    at load, for steps and triggers alike)."""
+    known = (info.context or {}).get("connections")
+    if known is None:
+        return value  # validated outside a directory (a model on its own)
+    config = known.get(value)
+    if config is None:
+        names = ", ".join(sorted(known)) or "none defined"
+        raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
+    if getattr(config, "connector", None) != connector:
+        raise ValueError(f"connection {value!r} is not a {connector} connection")
+    return value
+
+
 class ConnectorStep(Step):
     """Base of connector actions; `connector` names the kind of connection they take."""
 
@@ -27,16 +42,7 @@ class ConnectorStep(Step):
     @field_validator("connection")
     @classmethod
     def _known_connection(cls, value: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("connections")
-        if known is None:
-            return value  # validated outside a directory (a model on its own)
-        config = known.get(value)
-        if config is None:
-            names = ", ".join(sorted(known)) or "none defined"
-            raise ValueError(f"no connection {value!r} in connections.yaml ({names})")
-        if getattr(config, "connector", None) != cls.connector:
-            raise ValueError(f"connection {value!r} is not a {cls.connector} connection")
-        return value
+        return check_connection_name(value, info, cls.connector)
 
     async def connection_client(self, execution: Execution) -> ConnectionClient:
         if execution.connections is None:
