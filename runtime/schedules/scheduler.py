@@ -168,25 +168,26 @@ class Scheduler:
             caught_up = missed.pop()
         if missed:
             log.warning("schedule %s: %d fire(s) missed while down", name, len(missed))
-            stamp = time.time()
-            await self.store.record_missed_fires(
-                [
-                    FireRecord(
-                        name,
-                        slot.timestamp(),
-                        "schedule",
-                        "missed",
-                        self.runtime_id,
-                        stamp,
-                        stamp,
-                        finished_at=stamp,
-                    )
-                    for slot in missed
-                ]
-            )
+            await self.store.record_missed_fires(self._missed(name, missed))
         if caught_up is not None:
             log.info("schedule %s: catching up the fire of %s", name, caught_up.isoformat())
             self._spawn(entry, caught_up, "catch_up")
+
+    def _missed(self, name: str, slots: list[datetime]) -> list[FireRecord]:
+        stamp = time.time()
+        return [
+            FireRecord(
+                name,
+                slot.timestamp(),
+                "schedule",
+                "missed",
+                self.runtime_id,
+                stamp,
+                stamp,
+                finished_at=stamp,
+            )
+            for slot in slots
+        ]
 
     # --- fires -------------------------------------------------------------------------------
 
@@ -196,20 +197,7 @@ class Scheduler:
             return
         *late, latest = run_times
         if late:  # the loop was held up past whole intervals: run the newest, record the rest
-            stamp = time.time()
-            missed = [
-                FireRecord(
-                    name,
-                    slot.timestamp(),
-                    "schedule",
-                    "missed",
-                    self.runtime_id,
-                    stamp,
-                    stamp,
-                    finished_at=stamp,
-                )
-                for slot in late
-            ]
+            missed = self._missed(name, late)
             self._track(asyncio.ensure_future(self.store.record_missed_fires(missed)))
         self._spawn(entry, latest, "schedule")
 
