@@ -47,7 +47,6 @@ CLAIM_STALE_AFTER = 3600.0
 # Most servers give whole-second mtimes: a file may have changed up to a second after it.
 MTIME_RESOLUTION = 1.0
 MAX_DEPTH = 16  # `recursive` stops here (a symlink loop on an FTP server)
-RETRY_MARK = "retry|"  # poller value: the next attempt of a file left by `on_error: retry`
 MEDIA_TYPES = {
     ".csv": "text/csv",
     ".json": "application/json",
@@ -125,16 +124,11 @@ class _Pick:
     root: str  # the polled directory
     directory: str  # the directory holding it (under root when recursive)
     entry: RemoteEntry
-    base: str  # path|size|mtime
-    attempt: int = 0  # > 0: a file left by `on_error: retry` before
+    key: str  # path|size|mtime: what the store remembers
 
     @property
     def path(self) -> str:
         return posixpath.join(self.directory, self.entry.name)
-
-    @property
-    def key(self) -> str:
-        return f"{self.base}|retry{self.attempt}" if self.attempt else self.base
 
     @property
     def mtime_iso(self) -> str:
@@ -240,21 +234,10 @@ class FileSource(Source):
             if entry.mtime > settled_before:
                 continue  # may still be being written
             pick = _Pick(root, directory, entry, "")
-            pick.base = f"{pick.path}|{entry.size}|{pick.mtime_iso}"
+            pick.key = f"{pick.path}|{entry.size}|{pick.mtime_iso}"
             picks.append(pick)
-        known = await fire.store.known_items(fire.process, [p.base for p in picks])
-        fresh = []
-        for pick in picks:
-            if pick.base in known:
-                if trigger.on_error != "retry":
-                    continue
-                attempt = await fire.store.poller_value(fire.process, RETRY_MARK + pick.base)
-                if not attempt or await fire.store.known_items(
-                    fire.process, [f"{pick.base}|retry{attempt}"]
-                ):
-                    continue
-                pick.attempt = int(attempt)
-            fresh.append(pick)
+        known = await fire.store.known_items(fire.process, [p.key for p in picks])
+        fresh = [pick for pick in picks if pick.key not in known]
         return sorted(fresh, key=lambda p: (p.entry.mtime, p.path))
 
     async def _download(
@@ -337,11 +320,10 @@ class FileSource(Source):
 
     async def _finish(self, fire: Fire, pick: _Pick, status: str, execution_id: str | None) -> None:
         store = fire.store
-        if status == "retry":  # the mark first: a crash in between must not strand the file
-            await store.set_poller_value(fire.process, RETRY_MARK + pick.base, pick.attempt + 1)
-        await store.finish_item(fire.process, pick.key, status, execution_id)
-        if status != "retry" and pick.attempt:
-            await store.set_poller_value(fire.process, RETRY_MARK + pick.base, 0)
+        if status == "retry":  # forgotten: the next fire picks the file up again
+            await store.release_item(fire.process, pick.key)
+        else:
+            await store.finish_item(fire.process, pick.key, status, execution_id)
 
     async def close(self) -> None:
         for session in list(self._open):

@@ -226,5 +226,9 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
+    async def release_item(self, process: str, key: str) -> None:
+        """Forget an item, so that the next poll takes it again (`on_error: retry`)."""
+
+    @abstractmethod
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:
         """Delete finished records older than a time and/or beyond a count; return how many."""

@@ -238,3 +238,11 @@ class ScheduleState:
             )
 
         await self._run_job(job)
+
+    async def release_item(self, process: str, key: str) -> None:
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "DELETE FROM poller_items WHERE process = ? AND key = ?", (process, key)
+            )
+
+        await self._run_job(job)
