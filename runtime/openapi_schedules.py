@@ -39,6 +39,7 @@ SCHEDULE_SCHEMAS: dict[str, Any] = {
                     "idle",
                     "skipped",
                     "missed",
+                    "abandoned",
                 ],
             },
             "claimed_by": {"type": "string", "description": "the runtime that ran it"},

@@ -51,6 +51,21 @@ def new_runtime_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
+def _dead_here(runtime_id: str) -> bool:
+    """A runtime id of this host whose process no longer exists."""
+    host, _, rest = runtime_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     message = exc.detail if isinstance(exc, WharfError) else str(exc)
     return {"type": type(exc).__name__, "message": redact_text(message)}
@@ -104,6 +119,7 @@ class Scheduler:
             return
         self._paused = await self.store.paused_processes()
         self._paused_read = time.monotonic()
+        await self._abandon_dead_fires()
         for entry in self.entries.values():
             await self._check_missed(entry)
         aps = AsyncIOScheduler(timezone=UTC)
@@ -151,6 +167,21 @@ class Scheduler:
                     await self.store.heartbeat_fires(keys, time.time())
                 except Exception:
                     log.exception("scheduler: heartbeat failed")
+
+    async def _abandon_dead_fires(self) -> None:
+        """Close the fires of runtimes that died mid-run, so they neither block an overlap
+        check (until their heartbeat goes stale) nor show as running forever: a runtime on
+        this host whose process is gone, or any runtime silent for STALE_AFTER."""
+        now = time.time()
+        for fire in await self.store.unfinished_fires():
+            if fire.heartbeat_at >= now - STALE_AFTER and not _dead_here(fire.claimed_by):
+                continue
+            slot = datetime.fromtimestamp(fire.slot, UTC).isoformat()
+            log.warning("schedule %s: fire %s abandoned by %s", fire.process, slot, fire.claimed_by)
+            fire.status = "abandoned"
+            fire.finished_at = now
+            fire.error = {"type": "Abandoned", "message": "the runtime running it stopped"}
+            await self.store.finish_fire(fire)
 
     async def _check_missed(self, entry: ScheduledProcess) -> None:
         """Record slots that passed while no runtime ran this schedule; catch up once."""

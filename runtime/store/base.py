@@ -83,7 +83,7 @@ class FireRecord:
 
     `status`: running, queued (waiting for the previous run), succeeded, failed, idle (a
     poller found nothing), skipped (the previous run was still going), missed (the
-    runtime was down, or the fire came too late)."""
+    runtime was down, or the fire came too late), abandoned (its runtime died)."""
 
     process: str
     slot: float  # the nominal fire time, epoch seconds (the claim key with `process`)
@@ -191,6 +191,10 @@ class Store(ABC):
 
     @abstractmethod
     async def last_fire_slot(self, process: str) -> float | None: ...
+
+    @abstractmethod
+    async def unfinished_fires(self) -> list[FireRecord]:
+        """Fires still `running` or `queued` (some may belong to runtimes that died)."""
 
     @abstractmethod
     async def list_fires(self, process: str, limit: int = 20) -> list[FireRecord]:

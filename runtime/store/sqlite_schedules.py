@@ -158,6 +158,12 @@ class ScheduleState:
         )
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
+    async def unfinished_fires(self) -> list[FireRecord]:
+        rows = await self._fetch(
+            f"SELECT {FIRE_COLUMNS} FROM schedule_fires WHERE status IN ('running', 'queued')"
+        )
+        return [_fire_from_row(row) for row in rows]
+
     async def list_fires(self, process: str, limit: int = 20) -> list[FireRecord]:
         rows = await self._fetch(
             f"SELECT {FIRE_COLUMNS} FROM schedule_fires WHERE process = ? "

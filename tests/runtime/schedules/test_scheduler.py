@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -251,3 +252,65 @@ async def test_schedule_api_answers_problems_for_unknown_names_and_bad_queries(
     job = await (await client.get("/api/schedules/job")).json()
     assert (job["cron"], job["timezone"], job["paused"]) == ("0 2 * * *", "Europe/Berlin", False)
     assert job["next_fire_at"].startswith("2099-01-01T01:00:00")  # 02:00 in Berlin, in UTC
+
+
+async def test_fires_of_dead_runtimes_are_abandoned_at_start(start: Start, tmp_path: Path) -> None:
+    gone = await asyncio.create_subprocess_exec("true")  # a process that is surely gone
+    await gone.wait()
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    await store.open()
+    now = time.time()
+    here = socket.gethostname()
+    owners = {
+        0: f"{here}:{gone.pid}:dead01",  # this host, process gone
+        1: "elsewhere:1:alive1",  # another host, heartbeat fresh: may still be running
+        2: "elsewhere:2:quiet2",  # another host, silent for two minutes
+    }
+    beats = {0: now, 1: now, 2: now - 120}
+    await store.record_missed_fires(
+        [
+            FireRecord("job", slot(n).timestamp(), "schedule", "running", owner, now, beats[n])
+            for n, owner in owners.items()
+        ]
+    )
+    await store.close()
+    client = await start(process("job", FUTURE + "\nevery: 1m"))
+    status = {f.claimed_by: f.status for f in await fires(client, "job")}
+    assert status == {owners[0]: "abandoned", owners[1]: "running", owners[2]: "abandoned"}
+
+
+async def test_fires_held_up_past_several_slots_run_the_newest_and_record_the_rest(
+    start: Start,
+) -> None:
+    client = await start(process("job", FUTURE + "\nevery: 1m"))
+    scheduler = scheduler_of(client)
+    scheduler._on_fire("job", [slot(0), slot(1), slot(2)])  # what APScheduler hands over
+    for _ in range(200):
+        recorded = {f.slot: f.status for f in await fires(client, "job")}
+        if recorded.get(slot(2).timestamp()) == "succeeded":
+            break
+        await asyncio.sleep(0.02)
+    assert recorded == {
+        slot(0).timestamp(): "missed",
+        slot(1).timestamp(): "missed",
+        slot(2).timestamp(): "succeeded",
+    }
+
+
+async def test_jitter_delays_the_claim_by_a_random_time_up_to_the_limit(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await start(process("job", FUTURE + "\nevery: 1m\njitter: 400ms"))
+    scheduler = scheduler_of(client)
+    asked: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        asked.append((low, high))
+        return high
+
+    monkeypatch.setattr("runtime.schedules.scheduler.random.uniform", uniform)
+    began = time.time()
+    fire = await scheduler.fire(scheduler.entries["job"], slot(0), "schedule")
+    assert fire is not None and fire.status == "succeeded"
+    assert asked == [(0, 0.4)]
+    assert fire.claimed_at - began >= 0.4
