@@ -82,6 +82,21 @@ def test_messages_are_acked_stored_and_deduplicated(server: WharfServer) -> None
     assert len(executions) == 2  # the redelivery returned the first execution
     assert {e["status"] for e in executions} == {"succeeded"}
 
+    # The nightly export (sample account_export.yaml), fired now: the stored accounts as CSV.
+    fired = requests.post(
+        f"{server.url}/api/schedules/account-export/run", params={"wait": "10000"}, timeout=15
+    )
+    assert fired.status_code == 200
+    assert (fired.json()["status"], fired.json()["executions"]) == ("succeeded", 1)
+    (export,) = (server.cwd / ".wharf" / "exports").glob("accounts-*.csv")
+    lines = export.read_text().splitlines()
+    assert lines[0] == "account_id,name,account_number,annual_revenue,received_at"
+    assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [
+        '001000000000001AAA,"Edge Communications",CD451796,950000.0',
+        '001000000000002AAA,"Burlington Textiles Corp of America",,',
+        '001000000000003AAA,"Pyramid Construction Inc.",,',
+    ]
+
 
 def test_wrong_organization_and_invalid_messages_are_faults(server: WharfServer) -> None:
     message = (FIXTURES / "two_notifications.xml").read_bytes()
