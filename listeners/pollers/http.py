@@ -71,6 +71,11 @@ class HttpPollTrigger(ScheduledTrigger):
     timeout: Duration = Field(
         30.0, description="Whole-request timeout for `url` (a connection has its own)."
     )
+    max_body: int = Field(
+        50 * 1024 * 1024,
+        ge=1,
+        description="Largest response body in bytes; over it the fire fails.",
+    )
 
     @field_validator("connection")
     @classmethod
@@ -94,6 +99,21 @@ class HttpPollTrigger(ScheduledTrigger):
 
     def source(self, process: Process, state: RuntimeState) -> Source:
         return HttpPollSource(self, state)
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit` (never held whole in memory first)."""
+    too_big = HttpPollError(f"the response body is over max_body ({limit} bytes)")
+    if response.content_length is not None and response.content_length > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _shown(url: URL) -> str:
@@ -174,7 +194,7 @@ class HttpPollSource(Source):
                 else:
                     session, url_sent, sent = self._own_session(), url, headers
                 async with session.get(url_sent, headers=sent) as response:
-                    data = await response.read()
+                    data = await _read_limited(response, self.trigger.max_body)
                     status = response.status
                     found = {k.lower(): v for k, v in response.headers.items()}
                     content_type, charset = response.content_type, response.charset

@@ -287,3 +287,23 @@ def test_load_time_checks(tmp_path: Path) -> None:
     assert set(messages) == set(cases)
     for name, (_, expected) in cases.items():
         assert expected in messages[name], messages[name]
+
+
+async def test_a_response_over_max_body_fails_the_fire(
+    feed: tuple[Feed, str],
+    tmp_path: Path,
+    aiohttp_client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served, base = feed
+    trigger = "connection: api\npath: /feed\nmax_body: 64"
+    state = await running(aiohttp_client, poller(tmp_path / "p", base, trigger), monkeypatch)
+    served.change({"orders": [{"id": f"A-{n}"} for n in range(20)]})
+    failed = await fire(state)
+    assert (failed.status, failed.executions) == ("failed", 0)
+    assert failed.error == {
+        "type": "HttpPollError",
+        "message": f"GET {base}/feed: the response body is over max_body (64 bytes)",
+    }
+    served.change({"orders": []})  # small again: it runs
+    assert (await fire(state)).status == "succeeded"
