@@ -107,6 +107,7 @@ class Scheduler:
         self._heartbeat: asyncio.Task[None] | None = None
         self._paused: set[str] = set()
         self._paused_read = 0.0
+        self._pause_read: asyncio.Future[None] | None = None
         self._stopping = False
 
     def add(self, process: Process, trigger: ScheduledTrigger, source: Source) -> None:
@@ -243,9 +244,15 @@ class Scheduler:
 
     async def _is_paused(self, name: str) -> bool:
         if time.monotonic() - self._paused_read > PAUSE_REFRESH:
-            self._paused = await self.store.paused_processes()
-            self._paused_read = time.monotonic()
+            # One read for every fire due at once (500 at the top of a minute), not one each.
+            if self._pause_read is None or self._pause_read.done():
+                self._pause_read = asyncio.ensure_future(self._read_paused())
+            await asyncio.shield(self._pause_read)
         return name in self._paused
+
+    async def _read_paused(self) -> None:
+        self._paused = await self.store.paused_processes()
+        self._paused_read = time.monotonic()
 
     async def fire(self, entry: ScheduledProcess, slot: datetime, kind: str) -> FireRecord | None:
         """Claim and run one fire; None when it did not run here (claimed elsewhere, paused)."""

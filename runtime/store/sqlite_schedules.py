@@ -26,6 +26,22 @@ INSERT_FIRE = (
     f"INSERT INTO schedule_fires ({FIRE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (process, slot) DO NOTHING"
 )
+# One statement per claim: the overlap check, the insert and its outcome (RETURNING gives
+# no row when the slot was already claimed).
+_BUSY = (
+    "(:overlap != 'allow' AND EXISTS (SELECT 1 FROM schedule_fires WHERE process = :process "
+    "AND slot != :slot AND status = 'running' AND heartbeat_at >= :stale))"
+)
+_STATUS = f"CASE WHEN {_BUSY} THEN (CASE :overlap WHEN 'skip' THEN 'skipped' ELSE 'queued' END) "
+CLAIM_FIRE = f"""
+    INSERT INTO schedule_fires ({FIRE_COLUMNS})
+    SELECT :process, :slot, :kind, {_STATUS} ELSE 'running' END, :claimed_by, :claimed_at,
+        :heartbeat_at, CASE WHEN :overlap = 'skip' AND {_BUSY} THEN :claimed_at END, NULL, 0,
+        NULL
+    WHERE true
+    ON CONFLICT (process, slot) DO NOTHING
+    RETURNING status
+"""
 OTHER_RUNNING = (
     "SELECT 1 FROM schedule_fires WHERE process = ? AND slot != ? AND status = 'running' "
     "AND heartbeat_at >= ? LIMIT 1"
@@ -81,24 +97,21 @@ class ScheduleState:
     # --- fires --------------------------------------------------------------------------
 
     async def claim_fire(self, fire: FireRecord, *, overlap: str, stale_before: float) -> str:
+        params = {
+            "process": fire.process,
+            "slot": fire.slot,
+            "kind": fire.kind,
+            "claimed_by": fire.claimed_by,
+            "claimed_at": fire.claimed_at,
+            "heartbeat_at": fire.heartbeat_at,
+            "overlap": overlap,
+            "stale": stale_before,
+        }
+
         async def job(conn: aiosqlite.Connection) -> str:
-            async with conn.execute(OTHER_RUNNING, (fire.process, fire.slot, stale_before)) as c:
-                busy = await c.fetchone() is not None
-            status = "running"
-            if busy and overlap == "skip":
-                status = "skipped"
-            elif busy and overlap == "queue":
-                status = "queued"
-            params = _fire_params(fire)
-            cursor = await conn.execute(INSERT_FIRE, (*params[:3], status, *params[4:]))
-            if cursor.rowcount != 1:
-                return "taken"
-            if status == "skipped":
-                await conn.execute(
-                    "UPDATE schedule_fires SET finished_at = ? WHERE process = ? AND slot = ?",
-                    (fire.claimed_at, fire.process, fire.slot),
-                )
-            return status
+            async with conn.execute(CLAIM_FIRE, params) as cursor:
+                row = await cursor.fetchone()
+            return "taken" if row is None else str(row[0])
 
         result: str = await self._run_job(job)
         return result
