@@ -6,6 +6,7 @@ from __future__ import annotations
 from runtime.errors import ConfigError
 from runtime.store.base import (
     Accepted,
+    ApiKeyRecord,
     ExecutionQuery,
     ExecutionRecord,
     FireRecord,
@@ -18,6 +19,7 @@ DEFAULT_STORE_URL = "sqlite:///.wharf/wharf.db"
 __all__ = [
     "DEFAULT_STORE_URL",
     "Accepted",
+    "ApiKeyRecord",
     "ExecutionQuery",
     "ExecutionRecord",
     "FireRecord",

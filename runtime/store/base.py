@@ -112,6 +112,29 @@ class FireRecord:
 
 
 @dataclass(slots=True)
+class ApiKeyRecord:
+    """An API key as stored: its public id and a hash of its secret, never the secret."""
+
+    id: str
+    name: str
+    hash: str  # hex SHA-256 of the secret part (keys are random, 256 bits: no slow hash needed)
+    admin: bool
+    processes: list[str] | None  # None: every process
+    created_at: float
+    revoked_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "admin": self.admin,
+            "processes": self.processes,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+@dataclass(slots=True)
 class Accepted:
     execution_id: str
     duplicate: bool  # an earlier delivery with the same idempotency key was found
@@ -232,6 +255,24 @@ class Store(ABC):
     @abstractmethod
     async def release_item(self, process: str, key: str) -> None:
         """Forget an item, so that the next poll takes it again (`on_error: retry`)."""
+
+    # --- security: API keys and quotas ----------------------------------------------------
+
+    @abstractmethod
+    async def add_api_key(self, key: ApiKeyRecord) -> None: ...
+
+    @abstractmethod
+    async def api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, revoked ones included (oldest first)."""
+
+    @abstractmethod
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no such active key."""
+
+    @abstractmethod
+    async def consume_quota(self, key: str, period: str, amount: int, limit: int) -> int | None:
+        """Count `amount` against `limit` for (key, period) atomically: the new total, or
+        None (nothing counted) when it would go over the limit."""
 
     @abstractmethod
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:

@@ -18,6 +18,7 @@ import orjson
 
 from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
 from runtime.store.sqlite_schedules import ScheduleState
+from runtime.store.sqlite_security import SecurityState
 from runtime.store.sqlite_sql import (
     ACCEPT_EXECUTION,
     ACCEPT_INBOX,
@@ -64,7 +65,7 @@ class _Write:
         self.job = job
 
 
-class SQLiteStore(ScheduleState, Store):
+class SQLiteStore(ScheduleState, SecurityState, Store):
     def __init__(self, path: str, *, max_batch: int = 1024):
         self.path = path
         self.max_batch = max_batch

@@ -90,6 +90,24 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (process, key)
     );
     """,
+    # 3: API keys (hashes only) and quota counters
+    """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        admin INTEGER NOT NULL,
+        processes BLOB,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE TABLE quota_usage (
+        key TEXT NOT NULL,
+        period TEXT NOT NULL,
+        used INTEGER NOT NULL,
+        PRIMARY KEY (key, period)
+    );
+    """,
 ]
 
 RECORD_COLUMNS = (

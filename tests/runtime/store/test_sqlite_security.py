@@ -1,0 +1,41 @@
+"""The SQLite store's API keys (hashes only) and quota counters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from runtime.store import ApiKeyRecord
+from runtime.store.sqlite import SQLiteStore
+
+
+async def test_api_keys_are_added_listed_and_revoked(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+    key = ApiKeyRecord("k1", "ci", "ab" * 32, False, ["orders"], time.time())
+    await store.add_api_key(key)
+    assert [k.as_dict() for k in await store.api_keys()] == [key.as_dict()]
+    assert await store.revoke_api_key("k1") is True
+    assert await store.revoke_api_key("k1") is False  # already revoked
+    assert await store.revoke_api_key("nope") is False
+    (revoked,) = await store.api_keys()
+    assert revoked.revoked_at is not None
+    await store.close()
+
+
+async def test_quotas_count_up_to_the_limit_and_never_past_it(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+    assert await store.consume_quota("l|c", "day:2026-12-02", 5, 3) is None  # too big at once
+    results = await asyncio.gather(
+        *(store.consume_quota("l|c", "day:2026-12-02", 1, 3) for _ in range(5))
+    )
+    assert sorted(r for r in results if r is not None) == [1, 2, 3]
+    assert results.count(None) == 2
+    assert await store.consume_quota("l|c", "day:2026-12-03", 1, 3) == 1  # a new period
+    await store.close()
+    reopened = SQLiteStore(str(tmp_path / "s.db"))
+    await reopened.open()
+    assert await reopened.consume_quota("l|c", "day:2026-12-02", 1, 3) is None  # survives
+    await reopened.close()
