@@ -28,7 +28,7 @@ PROCESS = textwrap.dedent(
     """
     name: split-orders
     namespaces: {o: "urn:example:orders"}
-    trigger: {http: {path: /split, input: raw}}
+    trigger: {http: {auth: none, path: /split, input: raw}}
     steps:
       - split:
           xpath: /o:orders/o:order

@@ -15,9 +15,12 @@ from runtime.components import TriggerConfig
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.document import Document
 from runtime.durations import Duration
+from runtime.errors import ConfigError
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request
 from runtime.routes import add_route
+from runtime.security.config import AuthSpec
+from runtime.security.guard import ListenerGuard
 
 if TYPE_CHECKING:
     from runtime.engine import Process
@@ -67,6 +70,11 @@ class HttpTrigger(TriggerConfig):
     max_body: int | None = Field(
         None, ge=0, description="Body limit in bytes (413 above it); default: the server's."
     )
+    auth: AuthSpec | None = Field(
+        None,
+        description="Who may call: `none` (public), or any of `api_key`, `basic`, `jwt`, "
+        "`signature`, `mtls`; default: security.yaml's `defaults.auth`.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -91,6 +99,13 @@ class HttpTrigger(TriggerConfig):
         add_route(app, self.method, self.path, listener.handle)
 
 
+def guard_for(auth: AuthSpec | None, process: Process, state: RuntimeState) -> ListenerGuard:
+    spec = auth if auth is not None else state.security.defaults.auth
+    if spec is None:  # the loader refuses this; a hand-built app must say it too
+        raise ConfigError(f"process {process.name!r}: its listener declares no `auth:`")
+    return ListenerGuard(spec, process.name, state.security, state.api_keys)
+
+
 class HttpListener:
     """Handles the requests of one process's HTTP trigger."""
 
@@ -100,10 +115,17 @@ class HttpListener:
         self.dispatcher = state.dispatcher
         default = state.settings.max_body
         self.max_body = trigger.max_body if trigger.max_body is not None else default
+        self.guard = guard_for(trigger.auth, process, state)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        guard = self.guard
+        principal = None if guard.needs_body else await guard.check(request)
         properties = request_properties(request)
         body = await read_body(request, self.max_body)
+        if principal is None:
+            principal = await guard.check(request, body)
+        if principal.properties:
+            properties.update(principal.properties)
         content_type = request.content_type if body and "Content-Type" in request.headers else ""
         kind = self.trigger.input
         # Parsing first refuses bad input with a 4xx before anything is accepted.

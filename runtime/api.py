@@ -16,7 +16,7 @@ from runtime.errors import RequestError
 from runtime.inputs import documents_from_request, encode_request
 from runtime.openapi import openapi_document
 from runtime.recording import snapshots
-from runtime.routes import add_route
+from runtime.security.admin import add_admin_route
 from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
 
@@ -261,12 +261,12 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    add_route(app, "GET", "/api/openapi.json", openapi)
-    add_route(app, "GET", "/api/processes", list_processes)
-    add_route(app, "GET", "/api/processes/{name}", get_process)
-    add_route(app, "POST", "/api/processes/{name}/executions", execute_process)
-    add_route(app, "GET", "/api/executions", list_executions)
-    add_route(app, "GET", "/api/executions/{id}", get_execution)
-    add_route(app, "POST", "/api/executions/{id}/retry", retry_execution)
-    add_route(app, "GET", "/api/connections", list_connections)
-    add_route(app, "POST", "/api/connections/{name}/test", test_connection)
+    add_admin_route(app, "GET", "/api/openapi.json", openapi)
+    add_admin_route(app, "GET", "/api/processes", list_processes)
+    add_admin_route(app, "GET", "/api/processes/{name}", get_process)
+    add_admin_route(app, "POST", "/api/processes/{name}/executions", execute_process)
+    add_admin_route(app, "GET", "/api/executions", list_executions)
+    add_admin_route(app, "GET", "/api/executions/{id}", get_execution)
+    add_admin_route(app, "POST", "/api/executions/{id}/retry", retry_execution)
+    add_admin_route(app, "GET", "/api/connections", list_connections)
+    add_admin_route(app, "POST", "/api/connections/{name}/test", test_connection)

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from runtime.dispatch import parse_max_wait
 from runtime.errors import RequestError
-from runtime.routes import add_route
 from runtime.schedules.scheduler import ScheduledProcess, Scheduler
+from runtime.security.admin import add_admin_route
 from runtime.state import STATE
 
 MAX_FIRES = 500
@@ -82,8 +82,8 @@ async def run_schedule(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    add_route(app, "GET", "/api/schedules", list_schedules)
-    add_route(app, "GET", "/api/schedules/{name}", get_schedule)
-    add_route(app, "POST", "/api/schedules/{name}/pause", pause_schedule)
-    add_route(app, "POST", "/api/schedules/{name}/resume", resume_schedule)
-    add_route(app, "POST", "/api/schedules/{name}/run", run_schedule)
+    add_admin_route(app, "GET", "/api/schedules", list_schedules)
+    add_admin_route(app, "GET", "/api/schedules/{name}", get_schedule)
+    add_admin_route(app, "POST", "/api/schedules/{name}/pause", pause_schedule)
+    add_admin_route(app, "POST", "/api/schedules/{name}/resume", resume_schedule)
+    add_admin_route(app, "POST", "/api/schedules/{name}/run", run_schedule)

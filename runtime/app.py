@@ -16,6 +16,8 @@ from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
 from runtime.routes import add_catch_all, add_route
+from runtime.security.admin import ADMIN_GUARD, AdminGuard
+from runtime.security.config import SecurityConfig
 from runtime.settings import Settings
 from runtime.state import STATE, RuntimeState
 from runtime.store import Store, open_store
@@ -56,6 +58,7 @@ def create_app(
     settings: Settings,
     store: Store | None = None,
     connections: dict[str, ConnectionConfig] | None = None,
+    security: SecurityConfig | None = None,
 ) -> web.Application:
     """The app; `store` defaults to the one `settings.store` names."""
     # The listeners enforce their own body limits while streaming; this is aiohttp's
@@ -70,8 +73,10 @@ def create_app(
         max_outstanding=settings.max_outstanding,
         connections=live,
     )
-    state = RuntimeState(processes, settings, store, dispatcher, live)
+    state = RuntimeState(processes, settings, store, dispatcher, live, security or SecurityConfig())
     app[STATE] = state
+    admin = AdminGuard(state.api_keys, state.security)
+    app[ADMIN_GUARD] = admin
     add_route(app, "GET", "/healthz", healthz)
     add_route(app, "GET", "/readyz", readyz)
     api.add_routes(app)
@@ -82,6 +87,7 @@ def create_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        await admin.ensure_admin_credential(f"http://{settings.host}:{settings.port}")
         await dispatcher.start()
         await state.scheduler.start()
         pruner = asyncio.create_task(_prune_forever(state))

@@ -151,10 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("name", nargs="?", help="one connection (default: all)")
     test.set_defaults(func=_cmd_connections_test)
 
-    from runtime import cli_executions, cli_schedules
+    from runtime import cli_executions, cli_keys, cli_schedules
 
     cli_executions.add_commands(commands)
     cli_schedules.add_commands(commands)
+    cli_keys.add_commands(commands)
     return parser
 
 

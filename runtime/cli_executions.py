@@ -52,9 +52,14 @@ def server_url(args: argparse.Namespace) -> str:
 
 
 async def http_json(method: str, url: str, params: dict[str, str] | None = None) -> tuple[int, Any]:
+    """Call the admin API with the key in WHARF_ADMIN_KEY (the admin API needs one)."""
+    import os
+
     timeout = aiohttp.ClientTimeout(total=30)
+    key = os.environ.get("WHARF_ADMIN_KEY")
+    headers = {"X-API-Key": key} if key else None
     async with (
-        aiohttp.ClientSession(timeout=timeout) as session,
+        aiohttp.ClientSession(timeout=timeout, headers=headers) as session,
         session.request(method, url, params=params) as response,
     ):
         return response.status, await response.json(content_type=None)

@@ -15,6 +15,8 @@ from runtime.connections import CONNECTIONS_FILES, load_connections
 from runtime.definitions import ProcessDefinition
 from runtime.engine import Process
 from runtime.errors import ConfigError
+from runtime.security.config import SECURITY_FILES, SecurityConfig
+from runtime.security.loading import load_security
 from runtime.yaml_lines import Loc, format_loc, line_of
 from runtime.yaml_models import LoadProblem, read_yaml_file, validate_file
 
@@ -42,7 +44,9 @@ def process_files(directory: Path) -> list[Path]:
     return sorted(
         path
         for path in directory.iterdir()
-        if path.suffix in PROCESS_SUFFIXES and path.is_file() and path.name not in CONNECTIONS_FILES
+        if path.suffix in PROCESS_SUFFIXES
+        and path.is_file()
+        and path.name not in (*CONNECTIONS_FILES, *SECURITY_FILES)
     )
 
 
@@ -115,6 +119,30 @@ def _cross_file_problems(parsed: list[_Parsed], display: dict[Path, str]) -> lis
     return problems
 
 
+def _access_problems(
+    parsed: list[_Parsed], display: dict[Path, str], security: SecurityConfig
+) -> list[LoadProblem]:
+    """Nothing is open unless configured: a listener declares `auth:` (or `auth: none`),
+    or security.yaml gives a default."""
+    if security.defaults.auth is not None:
+        return []
+    problems = []
+    for item in parsed:
+        kind, trigger = item.definition.trigger.unwrap()
+        if "auth" in type(trigger).model_fields and getattr(trigger, "auth", None) is None:
+            loc: Loc = ("trigger", kind)
+            problems.append(
+                LoadProblem(
+                    display[item.path],
+                    line_of(loc, item.lines),
+                    format_loc(loc),
+                    "a listener declares `auth:` (api_key, basic, jwt, signature, mtls) or "
+                    "`auth: none` for a public endpoint; security.yaml can set a default",
+                )
+            )
+    return problems
+
+
 def validate_directory(directory: Path) -> tuple[list[Process], list[LoadProblem]]:
     """Load the connections and every process file; return the processes and every
     problem found."""
@@ -129,6 +157,8 @@ def load_directory(
     if not directory.is_dir():
         return [], {}, [LoadProblem(str(directory), 1, "", "not a directory")]
     connections, problems = load_connections(directory)
+    security, security_problems = load_security(directory)
+    problems.extend(security_problems)
     files = process_files(directory)
     display = {path: str(path) for path in files}
     parsed: list[_Parsed] = []
@@ -138,6 +168,8 @@ def load_directory(
         if item is not None:
             parsed.append(item)
     problems.extend(_cross_file_problems(parsed, display))
+    if not security_problems:  # a broken security.yaml would report every listener again
+        problems.extend(_access_problems(parsed, display, security))
     if not files:
         problems.append(LoadProblem(str(directory), 1, "", "no process files (*.yaml) found"))
     processes = [Process(item.definition, item.path) for item in parsed]

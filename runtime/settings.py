@@ -37,5 +37,18 @@ class Settings(BaseSettings):
     retention_count: int | None = Field(
         100_000, ge=1, description="At most this many execution records are kept."
     )
+    admin_key: str | None = Field(
+        None,
+        repr=False,
+        description="An admin API key given by the operator (compared by hash, never stored); "
+        "without it and without admin keys in the store, the first start makes one.",
+    )
+    tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS.")
+    tls_key: str | None = Field(None, description="PEM private key of `tls_cert`.")
+    tls_client_ca: str | None = Field(
+        None,
+        description="PEM CA bundle client certificates are verified against (for `mtls` "
+        "listeners; others do not ask for one).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     access_log: bool = Field(False, description="Log one line per HTTP request.")

@@ -9,6 +9,8 @@ from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
 from runtime.schedules.scheduler import Scheduler
+from runtime.security.api_keys import ApiKeyBook
+from runtime.security.config import SecurityConfig
 from runtime.settings import Settings
 from runtime.store import Store
 
@@ -21,6 +23,7 @@ class RuntimeState:
         store: Store,
         dispatcher: Dispatcher,
         connections: Connections,
+        security: SecurityConfig,
     ):
         self.processes = processes
         self.by_name = {process.name: process for process in processes}
@@ -29,6 +32,8 @@ class RuntimeState:
         self.dispatcher = dispatcher
         self.connections = connections
         self.scheduler = Scheduler(store, dispatcher)
+        self.security = security
+        self.api_keys = ApiKeyBook(store, settings.admin_key)
         self.ready = False
         self.stopping = False
 

@@ -23,6 +23,17 @@ from runtime.settings import Settings
 Client = TestClient[Any, Any]
 ClientFactory = Callable[..., Awaitable[Client]]
 
+# Apps under test take this admin key (Settings.admin_key); admin_client sends it.
+from tests.serverproc import ADMIN, ADMIN_KEY  # noqa: E402
+
+
+async def admin_client(factory: ClientFactory, app: Any, **kwargs: Any) -> Client:
+    """A test client whose every request carries the admin key (the admin API needs it;
+    listeners with `auth: none` ignore it)."""
+    headers = {**ADMIN, **kwargs.pop("headers", {})}
+    return await factory(app, headers=headers, **kwargs)
+
+
 _counter = itertools.count()
 
 
@@ -75,7 +86,7 @@ def steps_process(
     files: dict[str, str] | None = None,
 ) -> Process:
     """A process with an HTTP trigger and the given `steps:` list (YAML, any indent)."""
-    header = "name: under-test\ntrigger:\n  http: {path: /under-test}\n"
+    header = "name: under-test\ntrigger:\n  http: {auth: none, path: /under-test}\n"
     if namespaces:
         header += "namespaces:\n" + "".join(f"  {k}: '{v}'\n" for k, v in namespaces.items())
     body = textwrap.indent(textwrap.dedent(steps).strip("\n"), "  ")
@@ -96,4 +107,7 @@ async def app_client(
     """An in-process client for an app serving the given process files (in-memory store)."""
     directory = write_files(fresh_dir(tmp_path), files)
     processes = load_processes(directory)
-    return await aiohttp_client(create_app(processes, Settings(store="sqlite://", **settings)))
+    return await admin_client(
+        aiohttp_client,
+        create_app(processes, Settings(admin_key=ADMIN_KEY, store="sqlite://", **settings)),
+    )

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+ADMIN_KEY = "wharf-test-admin-key-not-a-secret"  # the servers' admin credential
+ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
 class WharfServer:
@@ -37,7 +39,7 @@ class WharfServer:
     def start(self, timeout: float = 20.0) -> WharfServer:
         command = [sys.executable, "-m", "runtime.cli", "run", str(self.directory)]
         command += ["--host", "127.0.0.1", "--port", "0", *self.args]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {"WHARF_ADMIN_KEY": ADMIN_KEY, **os.environ, "PYTHONPATH": str(ROOT)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, cwd=self.cwd, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 from lxml import etree
 
+from listeners.http import guard_for
 from listeners.requests import read_body, request_properties
 from listeners.responses import EXECUTION_HEADER
 from listeners.soap.envelope import (
@@ -33,6 +34,7 @@ from runtime.errors import WharfError
 from runtime.expressions import variables
 from runtime.inputs import encode_request
 from runtime.routes import add_route
+from runtime.security.guard import Forbidden, ListenerGuard, Unauthorized
 from runtime.xmljson import strip_indentation
 
 if TYPE_CHECKING:
@@ -77,10 +79,12 @@ class SoapEndpoint:
         self.path = path
         self.state = state
         self.operations: dict[str, tuple[SoapTrigger, Process]] = {}
+        self.guards: dict[str, ListenerGuard] = {}  # operation -> its process's guard
         self.contract: ServiceContract | None = None
 
     def add(self, trigger: SoapTrigger, process: Process) -> None:
         self.operations[trigger.operation] = (trigger, process)
+        self.guards[trigger.operation] = guard_for(trigger.auth, process, self.state)
         declared = [t.declared for t, _ in self.operations.values() if t.declared is not None]
         if declared and trigger.service and trigger.namespace:
             # All declared operations at a path make one generated service.
@@ -108,14 +112,21 @@ class SoapEndpoint:
             limit = self.state.settings.max_body
             body = await read_body(request, limit)
             envelope = parse_envelope(body, content_type, action)
-            return await self._answer(request, envelope)
+            return await self._answer(request, envelope, body)
         except SoapFault as fault:
             return fault_response(fault)
+        except (Unauthorized, Forbidden) as refused:  # a Fault of the caller's version
+            denied = SoapFault(refused.detail, "sender", _version(content_type))
+            return _xml_response(
+                denied.version, build_fault(denied), dict(refused.headers), refused.status
+            )
         except Overloaded as exc:
             version = _version(content_type)
             return fault_response(SoapFault(exc.detail, "receiver", version), **exc.headers)
 
-    async def _answer(self, request: web.Request, envelope: Envelope) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, envelope: Envelope, body: bytes
+    ) -> web.StreamResponse:
         assert self.contract is not None
         version = envelope.version
         tag = str(envelope.body.tag)
@@ -123,11 +134,13 @@ class SoapEndpoint:
         if operation is None or operation.name not in self.operations:
             raise SoapFault(f"no operation takes a {tag} element here", version=version)
         trigger, process = self.operations[operation.name]
+        principal = await self.guards[operation.name].check(request, body)
         if trigger.validate_request:
             errors = self.contract.validator.errors(envelope.body)
             if errors:
                 raise SoapFault("invalid request: " + "; ".join(errors[:10]), version=version)
         properties = request_properties(request)
+        properties.update(principal.properties)
         properties.update(
             soap_version=version.name,
             soap_action=envelope.action,

@@ -14,6 +14,7 @@ from runtime.codecs import MalformedXML, parse_xml
 from runtime.components import ComponentConfig, TriggerConfig
 from runtime.durations import Duration
 from runtime.expressions import ExpressionField, ValueField
+from runtime.security.config import AuthSpec
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -72,6 +73,11 @@ class SoapTrigger(TriggerConfig):
         None, description="`async`: value over the request identifying a delivery."
     )
     max_body: int | None = Field(None, ge=0, description="Body limit in bytes.")
+    auth: AuthSpec | None = Field(
+        None,
+        description="Who may call, as for HTTP listeners (failures are SOAP Faults with "
+        "HTTP 401/403); default: security.yaml's `defaults.auth`.",
+    )
     require: list[Requirement] = Field(
         default_factory=list,
         description="Checks on the request before anything is stored or run; a failed "

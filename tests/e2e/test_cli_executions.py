@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import ADMIN, ADMIN_KEY, ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
 
 PROCESS = """
 name: checker
 trigger:
-  http: {method: POST, path: /check, input: json, mode: async}
+  http: {auth: none, method: POST, path: /check, input: json, mode: async}
 steps:
   - route:
       routes:
@@ -37,7 +37,7 @@ def wharf(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "WHARF_ADMIN_KEY": ADMIN_KEY},
     )
 
 
@@ -50,7 +50,8 @@ def post(url: str, body: dict[str, object]) -> str:
 def wait_status(url: str, execution_id: str, status: str) -> None:
     for _ in range(200):
         try:
-            with urllib.request.urlopen(f"{url}/api/executions/{execution_id}") as response:
+            request = urllib.request.Request(f"{url}/api/executions/{execution_id}", headers=ADMIN)
+            with urllib.request.urlopen(request) as response:
                 if json.load(response)["status"] == status:
                     return
         except urllib.error.HTTPError:

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.serverproc import WharfServer
+from tests.serverproc import ADMIN, WharfServer
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +23,7 @@ PROCESS = textwrap.dedent(
     name: ingest
     trigger:
       http:
+        auth: none
         method: POST
         path: /ingest
         input: json
@@ -80,7 +81,7 @@ async def _resend(url: str, keys: list[str]) -> dict[str, str]:
 
 
 async def _wait_until_drained(url: str, deadline: float) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=ADMIN) as session:
         while time.monotonic() < deadline:
             busy = 0
             for status in ("queued", "running"):
@@ -143,7 +144,7 @@ async def test_acknowledged_requests_survive_kill_9(tmp_path: Path) -> None:
 SLOW_ASYNC = """
 name: slow-ingest
 trigger:
-  http: {method: POST, path: /slow, input: json, mode: async}
+  http: {auth: none, method: POST, path: /slow, input: json, mode: async}
 steps:
   - delay: {duration: 800ms}
 """

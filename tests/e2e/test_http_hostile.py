@@ -11,42 +11,42 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from tests.serverproc import WharfServer
+from tests.serverproc import ADMIN_KEY, WharfServer
 
 pytestmark = pytest.mark.e2e
 
 PROCESSES = {
     "echo.yaml": """
         name: echo
-        trigger: {http: {method: POST, path: /echo, input: json, max_body: 1024}}
+        trigger: {http: {auth: none, method: POST, path: /echo, input: json, max_body: 1024}}
         steps:
           - map: {fields: {got: doc}}
     """,
     "xml.yaml": """
         name: xml-in
-        trigger: {http: {method: POST, path: /xml, input: xml}}
+        trigger: {http: {auth: none, method: POST, path: /xml, input: xml}}
         steps:
           - map: {fields: {root: xpath('local-name(/*)')}}
     """,
     "form.yaml": """
         name: form-in
-        trigger: {http: {method: POST, path: /form, input: form}}
+        trigger: {http: {auth: none, method: POST, path: /form, input: form}}
     """,
     "none.yaml": """
         name: ping
-        trigger: {http: {method: GET, path: /ping, input: none}}
+        trigger: {http: {auth: none, method: GET, path: /ping, input: none}}
         steps:
           - map: {fields: {pong: true}}
     """,
     "many.yaml": """
         name: many
-        trigger: {http: {method: POST, path: /many, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /many, input: json_multiple}}
         steps:
           - map: {fields: {n: doc.n}}
     """,
     "fragile.yaml": """
         name: fragile
-        trigger: {http: {method: POST, path: /fragile, input: json}}
+        trigger: {http: {auth: none, method: POST, path: /fragile, input: json}}
         steps:
           - map: {fields: {total: doc.amount * 2}}
     """,
@@ -78,7 +78,9 @@ CASES: list[tuple[str, str, str, dict[str, str], bytes, int]] = [
     ("unknown path", "GET", "/nowhere", {}, b"", 404),
     ("wrong method", "DELETE", "/echo", {}, b"", 405),
     ("undefined field in a step", "POST", "/fragile", {"Content-Type": "application/json"}, b'{"n": 1}', 500),
-    ("admin api wrong limit", "GET", "/api/executions?limit=0", {}, b"", 400),
+    ("admin api wrong limit", "GET", "/api/executions?limit=0", {"X-API-Key": ADMIN_KEY}, b"", 400),
+    ("admin api without a key", "GET", "/api/executions", {}, b"", 401),
+    ("admin api with a wrong key", "GET", "/api/executions", {"X-API-Key": "wharf_00_x"}, b"", 401),
 ]  # fmt: skip
 
 

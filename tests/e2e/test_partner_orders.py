@@ -16,7 +16,7 @@ import pytest
 
 from tests import remote_servers
 from tests.remote_servers import PASSWORD
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import ADMIN, ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ async def test_partner_orders_sample_loads_good_files_and_refuses_bad_ones(
     await asyncio.to_thread(server.start)  # the SFTP server keeps serving meanwhile
     try:
         schedule = f"{server.url}/api/schedules/partner-orders"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=ADMIN) as http:
             # Paused, so a timed fire at the turn of a minute cannot take the files first.
             await call(http, "POST", f"{schedule}/pause")
             (root / "outbox").mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import ADMIN_KEY, ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +59,9 @@ def test_readme_has_examples() -> None:
 def test_readme_curl_line(server: WharfServer, command: str, expected: str) -> None:
     assert README_URL in command
     command = command.replace(README_URL, server.url)
+    env = {**os.environ, "WHARF_ADMIN_KEY": ADMIN_KEY}  # the key the server was given
     result = subprocess.run(
-        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=30
+        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env
     )
     assert result.returncode == 0, result.stderr
     if expected:

@@ -12,7 +12,7 @@ import requests
 import zeep
 from lxml import etree
 
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import ADMIN, ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
 
@@ -77,14 +77,20 @@ def test_messages_are_acked_stored_and_deduplicated(server: WharfServer) -> None
         ("04l000000000003AAA", "001000000000003AAA", *pyramid),
     ]
     executions = requests.get(
-        f"{server.url}/api/executions", params={"process": "salesforce-accounts"}, timeout=10
+        f"{server.url}/api/executions",
+        params={"process": "salesforce-accounts"},
+        headers=ADMIN,
+        timeout=10,
     ).json()["items"]
     assert len(executions) == 2  # the redelivery returned the first execution
     assert {e["status"] for e in executions} == {"succeeded"}
 
     # The nightly export (sample account_export.yaml), fired now: the stored accounts as CSV.
     fired = requests.post(
-        f"{server.url}/api/schedules/account-export/run", params={"wait": "10000"}, timeout=15
+        f"{server.url}/api/schedules/account-export/run",
+        params={"wait": "10000"},
+        headers=ADMIN,
+        timeout=15,
     )
     assert fired.status_code == 200
     assert (fired.json()["status"], fired.json()["executions"]) == ("succeeded", 1)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import ADMIN_KEY, ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def wharf(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "WHARF_ADMIN_KEY": ADMIN_KEY},
     )
 
 

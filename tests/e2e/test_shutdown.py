@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 SLOW = """
 name: slow
-trigger: {http: {method: POST, path: /slow, input: json}}
+trigger: {http: {auth: none, method: POST, path: /slow, input: json}}
 steps:
   - delay: {duration: 1s}
   - map: {fields: {done: doc.n}}

@@ -26,6 +26,7 @@ from runtime.settings import Settings
 from runtime.state import STATE, RuntimeState
 from runtime.store import FireRecord
 from tests import remote_servers
+from tests.helpers import ADMIN_KEY, admin_client
 from tests.remote_servers import PASSWORD
 
 ftp_server = remote_servers.ftp_server
@@ -97,8 +98,10 @@ async def start(
 ) -> tuple[Client, RuntimeState]:
     processes, configs, problems = load_directory(directory)
     assert problems == []
-    app = create_app(processes, Settings(store=f"sqlite:///{store}"), connections=configs)
-    client = await aiohttp_client(app)
+    app = create_app(
+        processes, Settings(admin_key=ADMIN_KEY, store=f"sqlite:///{store}"), connections=configs
+    )
+    client = await admin_client(aiohttp_client, app)
     return client, app[STATE]
 
 

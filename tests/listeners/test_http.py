@@ -13,19 +13,28 @@ from runtime.document import Document
 from runtime.engine import Execution
 from runtime.loader import load_processes
 from runtime.settings import Settings
-from tests.helpers import Client, ClientFactory, app_client, fresh_dir, validate_files, write_files
+from tests.helpers import (
+    ADMIN_KEY,
+    Client,
+    ClientFactory,
+    admin_client,
+    app_client,
+    fresh_dir,
+    validate_files,
+    write_files,
+)
 
 # Each process answers what its steps saw: the body's kind-specific value and media type.
 PROCESSES = {
     "none.yaml": """
         name: none
-        trigger: {http: {method: GET, path: /none, input: none}}
+        trigger: {http: {auth: none, method: GET, path: /none, input: none}}
         steps:
           - map: {fields: {doc: doc, method: props.inmethod}}
     """,
     "raw.yaml": """
         name: raw
-        trigger: {http: {method: PUT, path: /raw, input: raw}}
+        trigger: {http: {auth: none, method: PUT, path: /raw, input: raw}}
         steps:
           - map:
               fields:
@@ -35,14 +44,14 @@ PROCESSES = {
     """,
     "json.yaml": """
         name: json
-        trigger: {http: {method: POST, path: /json, input: json}}
+        trigger: {http: {auth: none, method: POST, path: /json, input: json}}
         steps:
           - map: {fields: {got: doc}}
     """,
     "xml.yaml": """
         name: xml
         namespaces: {po: 'urn:po'}
-        trigger: {http: {method: POST, path: /xml, input: xml}}
+        trigger: {http: {auth: none, method: POST, path: /xml, input: xml}}
         steps:
           - map:
               fields:
@@ -51,19 +60,19 @@ PROCESSES = {
     """,
     "form.yaml": """
         name: form
-        trigger: {http: {method: POST, path: /form, input: form}}
+        trigger: {http: {auth: none, method: POST, path: /form, input: form}}
         steps:
           - map: {fields: {got: doc}}
     """,
     "multiple.yaml": """
         name: multiple
-        trigger: {http: {method: POST, path: /multiple, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /multiple, input: json_multiple}}
         steps:
           - map: {fields: {item: doc}}
     """,
     "failing.yaml": """
         name: failing
-        trigger: {http: {method: POST, path: /failing, input: json}}
+        trigger: {http: {auth: none, method: POST, path: /failing, input: json}}
         steps:
           - set: {properties: {ok: true}}
           - route:
@@ -79,7 +88,7 @@ PROCESSES = {
     """,
     "methods.yaml": """
         name: methods
-        trigger: {http: {method: DELETE, path: '/things/{id}', input: none}}
+        trigger: {http: {auth: none, method: DELETE, path: '/things/{id}', input: none}}
         steps:
           - map: {fields: {deleted: props.param_id}}
     """,
@@ -331,11 +340,11 @@ def test_trigger_configuration_problems(tmp_path: Path) -> None:
     _, problems = validate_files(
         tmp_path,
         {
-            "a.yaml": "name: a\ntrigger:\n  http: {path: /a, method: HEAD}\n",
-            "b.yaml": "name: b\ntrigger:\n  http: {path: /healthz}\n",
-            "c.yaml": "name: c\ntrigger:\n  http: {path: '/c/{1bad}'}\n",
-            "d.yaml": "name: d\ntrigger:\n  http: {path: /d, mode: later}\n",
-            "e.yaml": "name: e\ntrigger:\n  http: {path: /e, max_body: -1}\n",
+            "a.yaml": "name: a\ntrigger:\n  http: {auth: none, path: /a, method: HEAD}\n",
+            "b.yaml": "name: b\ntrigger:\n  http: {auth: none, path: /healthz}\n",
+            "c.yaml": "name: c\ntrigger:\n  http: {auth: none, path: '/c/{1bad}'}\n",
+            "d.yaml": "name: d\ntrigger:\n  http: {auth: none, path: /d, mode: later}\n",
+            "e.yaml": "name: e\ntrigger:\n  http: {auth: none, path: /e, max_body: -1}\n",
         },
     )
     assert problems == [
@@ -364,7 +373,9 @@ async def test_unexpected_failure_hides_its_details(
     boom = Boom()
     boom.bind("steps[1].boom")
     process.pipeline.steps.append(boom)
-    client = await aiohttp_client(create_app([process], Settings(store="sqlite://")))
+    client = await admin_client(
+        aiohttp_client, create_app([process], Settings(admin_key=ADMIN_KEY, store="sqlite://"))
+    )
     response = await client.post("/json", json={"a": 1})
     body = await problem(response, 500)
     execution_id = response.headers["X-Execution-Id"]

@@ -13,6 +13,7 @@ ECHO = {
         name: echo
         trigger:
           http:
+            auth: none
             method: POST
             path: /echo/{tenant}/orders/{order_id}
             input: raw
@@ -25,7 +26,7 @@ ECHO = {
     "small.yaml": """
         name: small
         trigger:
-          http: {method: POST, path: /small, input: raw, max_body: 10}
+          http: {auth: none, method: POST, path: /small, input: raw, max_body: 10}
         steps:
           - map: {fields: {size: doc | length}}
     """,

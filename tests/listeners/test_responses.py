@@ -12,7 +12,7 @@ from tests.helpers import Client, ClientFactory, app_client
 PROCESSES = {
     "shaped.yaml": """
         name: shaped
-        trigger: {http: {method: POST, path: /shaped, input: json}}
+        trigger: {http: {auth: none, method: POST, path: /shaped, input: json}}
         steps:
           - set:
               properties:
@@ -27,7 +27,7 @@ PROCESSES = {
     """,
     "configured.yaml": """
         name: configured
-        trigger: {http: {method: POST, path: '/configured/{tenant}', input: json}}
+        trigger: {http: {auth: none, method: POST, path: '/configured/{tenant}', input: json}}
         steps:
           - map: {fields: {id: doc.id}}
         response:
@@ -40,13 +40,13 @@ PROCESSES = {
     """,
     "array.yaml": """
         name: array
-        trigger: {http: {method: POST, path: /array, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /array, input: json_multiple}}
         steps:
           - map: {fields: {n: doc}}
     """,
     "first.yaml": """
         name: first
-        trigger: {http: {method: POST, path: /first, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /first, input: json_multiple}}
         steps:
           - set: {properties: {outheader_X-N: doc}}
           - map: {fields: {n: doc}}
@@ -54,27 +54,27 @@ PROCESSES = {
     """,
     "concat.yaml": """
         name: concat
-        trigger: {http: {method: POST, path: /concat, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /concat, input: json_multiple}}
         steps:
           - template: {text: "{{ doc }};", media_type: text/csv}
         response: {multiple: concat}
     """,
     "concat_json.yaml": """
         name: concat-json
-        trigger: {http: {method: POST, path: /concat-json, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /concat-json, input: json_multiple}}
         steps:
           - map: {fields: {n: doc}}
         response: {multiple: concat}
     """,
     "xml_array.yaml": """
         name: xml-array
-        trigger: {http: {method: POST, path: /xml-array, input: xml}}
+        trigger: {http: {auth: none, method: POST, path: /xml-array, input: xml}}
         steps:
           - split: {xpath: /order/line}
     """,
     "empty.yaml": """
         name: empty
-        trigger: {http: {method: POST, path: /empty, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /empty, input: json_multiple}}
         steps:
           - route:
               routes:
@@ -86,12 +86,12 @@ PROCESSES = {
     """,
     "empty_status.yaml": """
         name: empty-status
-        trigger: {http: {method: POST, path: /empty-status, input: json_multiple}}
+        trigger: {http: {auth: none, method: POST, path: /empty-status, input: json_multiple}}
         response: {empty_status: 404}
     """,
     "raw.yaml": """
         name: raw
-        trigger: {http: {method: POST, path: /raw, input: raw}}
+        trigger: {http: {auth: none, method: POST, path: /raw, input: raw}}
     """,
 }
 

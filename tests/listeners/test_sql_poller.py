@@ -24,7 +24,7 @@ from runtime.settings import Settings
 from runtime.state import STATE, RuntimeState
 from runtime.store import FireRecord
 from runtime.store.base import ExecutionRecord
-from tests.helpers import Client, ClientFactory
+from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client
 from tests.processes.connectors.test_sql import database  # noqa: F401 - the fixture
 
 _slots = itertools.count()
@@ -117,7 +117,10 @@ async def start(aiohttp_client: ClientFactory, directory: Path) -> tuple[Client,
     processes, configs, problems = load_directory(directory)
     assert problems == []
     store = f"sqlite:///{directory.parent / 'wharf.db'}"
-    client = await aiohttp_client(create_app(processes, Settings(store=store), connections=configs))
+    client = await admin_client(
+        aiohttp_client,
+        create_app(processes, Settings(admin_key=ADMIN_KEY, store=store), connections=configs),
+    )
     return client, client.app[STATE]
 
 

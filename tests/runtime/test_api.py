@@ -17,6 +17,7 @@ from runtime.app import create_app
 from runtime.loader import load_processes
 from runtime.openapi import openapi_document
 from runtime.settings import Settings
+from tests.helpers import ADMIN_KEY, admin_client
 
 PROCESSES = {
     "echo.yaml": """
@@ -25,7 +26,7 @@ PROCESSES = {
         record: full
         redact: [secret]
         trigger:
-          http: {method: POST, path: /echo, input: json, mode: async}
+          http: {auth: none, method: POST, path: /echo, input: json, mode: async}
         steps:
           - map:
               fields:
@@ -35,7 +36,7 @@ PROCESSES = {
     "flaky.yaml": """
         name: flaky
         trigger:
-          http: {method: POST, path: /flaky, input: json, mode: async}
+          http: {auth: none, method: POST, path: /flaky, input: json, mode: async}
         steps:
           - route:
               routes:
@@ -46,7 +47,7 @@ PROCESSES = {
     "slow.yaml": """
         name: slow
         trigger:
-          http: {method: POST, path: /slow, input: json}
+          http: {auth: none, method: POST, path: /slow, input: json}
         steps:
           - delay: {duration: 300ms}
           - map: {fields: {done: true}}
@@ -60,8 +61,8 @@ Client = TestClient[Any, Any]
 async def client(tmp_path: Path, aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
     for name, text in PROCESSES.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
-    settings = Settings(store="sqlite://", workers=2, max_outstanding=50)
-    return await aiohttp_client(create_app(load_processes(tmp_path), settings))
+    settings = Settings(admin_key=ADMIN_KEY, store="sqlite://", workers=2, max_outstanding=50)
+    return await admin_client(aiohttp_client, create_app(load_processes(tmp_path), settings))
 
 
 def conforms(body: Any, schema_name: str) -> None:
@@ -115,6 +116,7 @@ async def test_processes_list_and_get(client: Client) -> None:
     echo = await (await client.get("/api/processes/echo")).json()
     assert echo["trigger"] == {
         "kind": "http", "method": "POST", "path": "/echo", "input": "json", "mode": "async",
+        "auth": "none",
     }  # fmt: skip
     assert echo["record"] == "full"
     missing = await client.get("/api/processes/nope")

@@ -97,7 +97,9 @@ def test_docs_to_stdout_and_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_validate_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    good = write_files(fresh_dir(tmp_path), {"ok.yaml": "name: ok\ntrigger: {http: {path: /ok}}\n"})
+    good = write_files(
+        fresh_dir(tmp_path), {"ok.yaml": "name: ok\ntrigger: {http: {auth: none, path: /ok}}\n"}
+    )
     assert main(["validate", str(good)]) == 0
     assert capsys.readouterr().out == "1 process(es) valid\n"
     bad = write_files(fresh_dir(tmp_path), {"bad.yaml": "name: bad\n"})

@@ -14,6 +14,7 @@ from runtime.app import create_app
 from runtime.cli import main
 from runtime.loader import load_directory
 from runtime.settings import Settings
+from tests.helpers import ADMIN_KEY, admin_client
 
 CONNECTIONS = """
 connections:
@@ -35,7 +36,7 @@ def directory(tmp_path: Path) -> Path:
     (tmp_path / "connections.yaml").write_text(
         textwrap.dedent(CONNECTIONS.format(db=tmp_path / "local.db"))
     )
-    (tmp_path / "p.yaml").write_text("name: p\ntrigger: {http: {path: /p}}\n")
+    (tmp_path / "p.yaml").write_text("name: p\ntrigger: {http: {auth: none, path: /p}}\n")
     return tmp_path
 
 
@@ -65,8 +66,11 @@ async def test_api_lists_and_tests_connections(
     monkeypatch.setenv("WHARF_TEST_MISSING_PASSWORD", "s3cr3t-value-42")
     processes, configs, problems = load_directory(directory)
     assert problems == []
-    client = await aiohttp_client(
-        create_app(processes, Settings(store="sqlite://"), connections=configs)
+    client = await admin_client(
+        aiohttp_client,
+        create_app(
+            processes, Settings(admin_key=ADMIN_KEY, store="sqlite://"), connections=configs
+        ),
     )
     listing = await (await client.get("/api/connections")).json()
     assert listing["items"][0] == {

@@ -14,20 +14,21 @@ from runtime.app import create_app
 from runtime.loader import load_processes
 from runtime.settings import Settings
 from runtime.state import STATE
+from tests.helpers import ADMIN_KEY, admin_client
 
 Client = TestClient[Any, Any]
 
 SLOW = """
 name: slow-intake
 trigger:
-  http: {method: POST, path: /intake, input: json, mode: async}
+  http: {auth: none, method: POST, path: /intake, input: json, mode: async}
 steps:
   - delay: {duration: 300ms}
 """
 SLOW_SYNC = """
 name: slow-sync
 trigger:
-  http: {method: POST, path: /sync, input: json}
+  http: {auth: none, method: POST, path: /sync, input: json}
 steps:
   - delay: {duration: 300ms}
 """
@@ -38,9 +39,9 @@ async def test_over_the_bound_listeners_answer_503(
 ) -> None:
     (tmp_path / "slow.yaml").write_text(textwrap.dedent(SLOW))
     (tmp_path / "sync.yaml").write_text(textwrap.dedent(SLOW_SYNC))
-    settings = Settings(store="sqlite://", workers=1, max_outstanding=2)
+    settings = Settings(admin_key=ADMIN_KEY, store="sqlite://", workers=1, max_outstanding=2)
     app = create_app(load_processes(tmp_path), settings)
-    client = await aiohttp_client(app)
+    client = await admin_client(aiohttp_client, app)
 
     first = await client.post("/intake", json={"n": 1})
     second = await client.post("/intake", json={"n": 2})

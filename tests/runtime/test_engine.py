@@ -14,7 +14,7 @@ from tests.helpers import load_process, steps_process
 ROUTED = """
     name: routed
     trigger:
-      http: {path: /routed}
+      http: {auth: none, path: /routed}
     steps:
       - set:
           properties: {seen: true}
@@ -150,7 +150,7 @@ async def test_execution_ids_are_unique(tmp_path: Path) -> None:
 
 
 async def test_no_steps_passes_documents_through(tmp_path: Path) -> None:
-    process = load_process(tmp_path, "name: empty\ntrigger: {http: {path: /e}}\n")
+    process = load_process(tmp_path, "name: empty\ntrigger: {http: {auth: none, path: /e}}\n")
     document = Document.json({"a": 1})
     result = await process.execute([document])
     assert result.documents == [document]

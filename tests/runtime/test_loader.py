@@ -28,7 +28,7 @@ UNKNOWN_NAME = (
 VALID = """
     name: valid
     trigger:
-      http: {path: /valid}
+      http: {auth: none, path: /valid}
     steps:
       - set: {properties: {a: 1}}
 """
@@ -38,8 +38,8 @@ BROKEN = {
     "orders.yaml": """
         name: orders
         trigger:
-          http:
-            path: /orders
+          http: {auth: none,
+            path: /orders}
         steps:
           - set:
               properties:
@@ -51,7 +51,7 @@ BROKEN = {
         # Refunds
         name: refunds
         trigger:
-          http: {path: /refunds}
+          http: {auth: none, path: /refunds}
         steps:
           - map:
               fields:
@@ -61,9 +61,9 @@ BROKEN = {
     "shipments.yaml": """
         name: shipments
         trigger:
-          http:
-            method: PUT
-            input: xml
+          http: {auth: none,
+            method: PUT,
+            input: xml}
         steps: []
     """,
     "valid.yaml": VALID,
@@ -154,7 +154,7 @@ def test_several_problems_in_one_file(tmp_path: Path) -> None:
             "many.yaml": """
                 name: many
                 trigger:
-                  http: {path: /many}
+                  http: {auth: none, path: /many}
                 steps:
                   - set:
                       properties:
@@ -194,7 +194,7 @@ def test_every_bad_field_of_one_map_is_reported(tmp_path: Path) -> None:
         {
             "m.yaml": """
                 name: m
-                trigger: {http: {path: /m}}
+                trigger: {http: {auth: none, path: /m}}
                 steps:
                   - map:
                       fields:
@@ -217,7 +217,7 @@ def test_nested_map_problem_points_at_the_exact_key(tmp_path: Path) -> None:
         {
             "po.yaml": """
                 name: po
-                trigger: {http: {path: /po}}
+                trigger: {http: {auth: none, path: /po}}
                 steps:
                   - map:
                       fields:
@@ -254,7 +254,7 @@ def test_duplicate_yaml_key_is_a_problem(tmp_path: Path) -> None:
             "dup.yaml": """
                 name: dup
                 trigger:
-                  http: {path: /dup}
+                  http: {auth: none, path: /dup}
                 steps: []
                 name: dup2
             """
@@ -269,15 +269,15 @@ def test_duplicate_yaml_key_is_a_problem(tmp_path: Path) -> None:
         ("- a\n- b\n", "x.yaml:1: a process file is a YAML mapping"),
         ("", "x.yaml:1: a process file is a YAML mapping"),
         (
-            "name: x\ntrigger: {http: {path: /x}}\nstep: []\n",
+            "name: x\ntrigger: {http: {auth: none, path: /x}}\nstep: []\n",
             "x.yaml:3 step: Extra inputs are not permitted",
         ),
         (
-            "name: has space\ntrigger: {http: {path: /x}}\n",
+            "name: has space\ntrigger: {http: {auth: none, path: /x}}\n",
             "x.yaml:1 name: a process name uses letters, digits, '_', '.', '-' only",
         ),
         (
-            "name: x\ntrigger: {http: {path: /api/x}}\n",
+            "name: x\ntrigger: {http: {auth: none, path: /api/x}}\n",
             "x.yaml:2 trigger.http.path: paths under /api, /healthz, /readyz, /metrics are "
             "reserved for Wharf itself",
         ),
@@ -292,7 +292,7 @@ def test_duplicate_yaml_key_is_a_problem(tmp_path: Path) -> None:
             + ", ".join(sorted(registry.TRIGGERS)),
         ),
         (
-            "name: x\ntrigger:\n  http: {path: /x, input: yaml}\n",
+            "name: x\ntrigger:\n  http: {auth: none, path: /x, input: yaml}\n",
             "x.yaml:3 trigger.http.input: Input should be 'none', 'raw', 'json', 'xml', "
             "'form' or 'json_multiple'",
         ),
@@ -307,8 +307,8 @@ def test_duplicate_process_names_across_files(tmp_path: Path) -> None:
     _, problems = validate_files(
         tmp_path,
         {
-            "a.yaml": "name: same\ntrigger: {http: {path: /a}}\n",
-            "b.yaml": "# second\n\nname: same\ntrigger: {http: {path: /b}}\n",
+            "a.yaml": "name: same\ntrigger: {http: {auth: none, path: /a}}\n",
+            "b.yaml": "# second\n\nname: same\ntrigger: {http: {auth: none, path: /b}}\n",
         },
     )
     assert problems == ["b.yaml:3 name: process 'same' is also defined in a.yaml"]
@@ -323,9 +323,42 @@ def test_duplicate_routes_across_files(tmp_path: Path) -> None:
             "b.yaml": "name: b\ntrigger:\n  http:\n    method: POST\n    path: /orders/{key}/\n",
             # Another method is another route.
             "c.yaml": "name: c\ntrigger:\n  http:\n    method: PUT\n    path: /orders/{id}\n",
+            "security.yaml": "defaults:\n  auth: none\n",  # the listeners' access
         },
     )
     assert problems == ["b.yaml:5 trigger.http.path: POST /orders/{} is also the route of a.yaml"]
+
+
+def test_every_listener_declares_its_access(tmp_path: Path) -> None:
+    files = {
+        "open.yaml": "name: open\ntrigger:\n  http: {path: /open, auth: none}\n",
+        "keyed.yaml": "name: keyed\ntrigger:\n  http: {path: /keyed, auth: {api_key: {}}}\n",
+        "bare.yaml": "name: bare\ntrigger:\n  http: {path: /bare}\n",
+        "soap.yaml": (
+            "name: soapy\ntrigger:\n  soap: {path: /s, operation: op, service: S, "
+            "namespace: 'urn:s', input: {a: string}}\n"
+        ),
+        "tick.yaml": "name: tick\ntrigger:\n  schedule: {cron: '@daily'}\n",  # no listener
+    }
+    _, problems = validate_files(tmp_path, files)
+    message = (
+        "a listener declares `auth:` (api_key, basic, jwt, signature, mtls) or `auth: none` "
+        "for a public endpoint; security.yaml can set a default"
+    )
+    assert problems == [
+        f"bare.yaml:3 trigger.http: {message}",
+        f"soap.yaml:3 trigger.soap: {message}",
+    ]
+    # A default in security.yaml covers the listeners that declare nothing.
+    files["security.yaml"] = "defaults:\n  auth:\n    api_key: {header: X-Key}\n"
+    processes, problems = validate_files(tmp_path, files)
+    assert problems == []
+    assert len(processes) == 5
+    _, problems = validate_files(tmp_path, {**files, "security.yaml": "defaults: {auth: {}}\n"})
+    assert problems == [
+        "security.yaml:1 defaults.auth: give at least one of api_key, basic, jwt, signature, "
+        "mtls (or `auth: none`)"
+    ]
 
 
 def test_empty_and_missing_directories(tmp_path: Path) -> None:

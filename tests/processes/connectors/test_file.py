@@ -21,7 +21,7 @@ def build(tmp_path: Path, steps: str) -> tuple[Any, Connections, Path]:
         f"connections:\n  box:\n    connector: file\n    base_dir: {base}\n"
     )
     (tmp_path / "defs" / "p.yaml").write_text(
-        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         + textwrap.indent(textwrap.dedent(steps), "  ")
     )
     processes, configs, problems = load_directory(tmp_path / "defs")

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from runtime.connections import Connections, load_connections
 from runtime.document import Document
 from runtime.loader import load_directory
+from tests.helpers import ADMIN_KEY, admin_client
 
 SECRETS = {
     "WHARF_T_PASSWORD": "pa55-word-xyz",
@@ -123,7 +124,7 @@ def build(tmp_path: Path, base_url: str, credentials: str, steps: str) -> tuple[
         + textwrap.indent(textwrap.dedent(credentials), "      ")
     )
     (tmp_path / "p.yaml").write_text(
-        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         + textwrap.indent(textwrap.dedent(steps), "  ")
     )
     processes, configs, problems = load_directory(tmp_path)
@@ -295,7 +296,7 @@ async def test_503s_are_retried_and_timeouts_fail_cleanly(
         f"connections:\n  api:\n    connector: http\n    base_url: {url}/api\n    timeout: 300ms\n"
     )
     (tmp_path / "t" / "p.yaml").write_text(
-        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         "  - http.request:\n"
         "      {connection: api, path: \"'/slow'\", retry: {attempts: 2, backoff: 10ms}}\n"
     )
@@ -346,8 +347,11 @@ async def test_no_secret_in_answers_records_or_logs(
     processes, configs, problems = load_directory(tmp_path)
     assert problems == []
     caplog.set_level(logging.DEBUG)
-    client = await aiohttp_client(
-        create_app(processes, Settings(store="sqlite://"), connections=configs)
+    client = await admin_client(
+        aiohttp_client,
+        create_app(
+            processes, Settings(admin_key=ADMIN_KEY, store="sqlite://"), connections=configs
+        ),
     )
     answer = await client.post("/p", json={"order": 1})
     assert answer.status == 502

@@ -31,7 +31,7 @@ def build(directory: Path, connection: str, steps: str) -> tuple[Any, Connection
         "connections:\n  remote:\n" + textwrap.indent(textwrap.dedent(connection), "    ")
     )
     (directory / "p.yaml").write_text(
-        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         + textwrap.indent(textwrap.dedent(steps), "  ")
     )
     processes, configs, problems = load_directory(directory)

@@ -29,7 +29,7 @@ async def test_soap_call_typed_results_and_faults(service: WharfServer, tmp_path
         textwrap.dedent(
             """
             name: p
-            trigger: {http: {path: /p}}
+            trigger: {http: {auth: none, path: /p}}
             steps:
               - soap.call:
                   connection: legacy

@@ -67,7 +67,7 @@ def build(directory: Path, url: str, table: str, steps: str) -> tuple[Any, Conne
         )
     )
     (directory / "p.yaml").write_text(
-        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         + textwrap.indent(textwrap.dedent(steps), "  ")
     )
     processes, configs, problems = load_directory(directory)
@@ -186,7 +186,7 @@ def test_literal_passwords_and_unknown_connections_are_refused(tmp_path: Path) -
         "connections:\n  fine:\n    connector: sql\n    url: sqlite+aiosqlite:///x.db\n"
     )
     (tmp_path / "p.yaml").write_text(
-        "name: p\ntrigger: {http: {path: /p}}\nsteps:\n"
+        "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         "  - sql.query: {connection: nope, statement: SELECT 1}\n"
     )
     with pytest.raises(ProcessLoadError) as caught:

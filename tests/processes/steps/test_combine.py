@@ -123,7 +123,7 @@ def test_an_invalid_root_name_is_a_load_error(tmp_path: Path) -> None:
         {
             "c.yaml": """
                 name: c
-                trigger: {http: {path: /c, input: xml}}
+                trigger: {http: {auth: none, path: /c, input: xml}}
                 steps:
                   - combine: {format: xml, root: 'two words'}
             """

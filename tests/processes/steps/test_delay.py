@@ -48,7 +48,7 @@ def test_duration_forms(tmp_path: Path) -> None:
     for text, seconds in [("250ms", 0.25), ("2", 2.0), ("1.5m", 90.0), ("0", 0.0)]:
         process = steps_process(tmp_path, f"- delay: {{duration: '{text}'}}")
         assert process.pipeline.steps[0].duration == seconds  # type: ignore[attr-defined]
-    header = "trigger: {http: {path: /%s}}\nsteps:\n"
+    header = "trigger: {http: {auth: none, path: /%s}}\nsteps:\n"
     _, problems = validate_files(
         tmp_path,
         {

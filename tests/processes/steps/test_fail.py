@@ -76,7 +76,7 @@ async def test_fail_without_documents(tmp_path: Path) -> None:
 
 
 def test_fail_status_must_be_an_error(tmp_path: Path) -> None:
-    header = "trigger: {http: {path: /%s}}\nsteps:\n"
+    header = "trigger: {http: {auth: none, path: /%s}}\nsteps:\n"
     _, problems = validate_files(
         tmp_path,
         {

@@ -173,7 +173,7 @@ def test_shape_mistakes_are_load_errors(tmp_path: Path) -> None:
         {
             "a.yaml": """
                 name: a
-                trigger: {http: {path: /a}}
+                trigger: {http: {auth: none, path: /a}}
                 steps:
                   - map:
                       fields:
@@ -184,7 +184,7 @@ def test_shape_mistakes_are_load_errors(tmp_path: Path) -> None:
             """,
             "b.yaml": """
                 name: b
-                trigger: {http: {path: /b}}
+                trigger: {http: {auth: none, path: /b}}
                 steps:
                   - map:
                       fields:
@@ -194,7 +194,7 @@ def test_shape_mistakes_are_load_errors(tmp_path: Path) -> None:
             """,
             "c.yaml": """
                 name: c
-                trigger: {http: {path: /c}}
+                trigger: {http: {auth: none, path: /c}}
                 steps:
                   - map:
                       fields:

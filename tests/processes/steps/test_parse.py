@@ -115,7 +115,7 @@ async def test_malformed_csv_fails_with_400(tmp_path: Path, body: bytes, message
 def test_a_delimiter_is_for_csv_only(tmp_path: Path) -> None:
     process = """
         name: p
-        trigger: {http: {path: /p}}
+        trigger: {http: {auth: none, path: /p}}
         steps:
           - parse: {format: json, delimiter: ";"}
     """

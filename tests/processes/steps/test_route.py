@@ -141,7 +141,10 @@ async def test_failure_inside_a_branch_names_the_nested_step(tmp_path: Path) -> 
 def test_a_route_needs_at_least_one_branch(tmp_path: Path) -> None:
     _, problems = validate_files(
         tmp_path,
-        {"r.yaml": "name: r\ntrigger: {http: {path: /r}}\nsteps:\n  - route: {routes: []}\n"},
+        {
+            "r.yaml": "name: r\ntrigger: {http: {auth: none, path: /r}}\n"
+            "steps:\n  - route: {routes: []}\n"
+        },
     )
     assert problems == [
         "r.yaml:4 steps[0].route.routes: List should have at least 1 item after validation, not 0"

@@ -113,7 +113,7 @@ async def test_split_failures(tmp_path: Path) -> None:
 
 
 def test_split_configuration(tmp_path: Path) -> None:
-    header = "trigger: {http: {path: /%s}}\nsteps:\n"
+    header = "trigger: {http: {auth: none, path: /%s}}\nsteps:\n"
     _, problems = validate_files(
         tmp_path,
         {

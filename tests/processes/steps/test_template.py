@@ -97,7 +97,7 @@ async def test_template_over_xml_with_namespaces(tmp_path: Path) -> None:
         """
         name: t
         namespaces: {po: 'urn:po'}
-        trigger: {http: {path: /t, input: xml}}
+        trigger: {http: {auth: none, path: /t, input: xml}}
         steps:
           - template:
               text: "{% for l in xpath_nodes('//po:line') %}{{ xpath('po:sku', l) }};{% endfor %}"
@@ -118,7 +118,7 @@ async def test_undefined_value_fails_the_step(tmp_path: Path) -> None:
 
 
 def test_configuration_mistakes(tmp_path: Path) -> None:
-    header = "trigger: {http: {path: /%s}}\nsteps:\n"
+    header = "trigger: {http: {auth: none, path: /%s}}\nsteps:\n"
     _, problems = validate_files(
         tmp_path,
         {

@@ -216,7 +216,7 @@ def test_retry_delay() -> None:
 
 
 def test_retry_configuration_limits(tmp_path: Path) -> None:
-    header = "trigger: {http: {path: /%s}}\nsteps:\n"
+    header = "trigger: {http: {auth: none, path: /%s}}\nsteps:\n"
     _, problems = validate_files(
         tmp_path,
         {

@@ -75,7 +75,7 @@ def load(directory: Path, steps: str, **files: str) -> Any:
         (directory / name).write_text(text)
     (directory / "p.yaml").write_text(
         "name: p\nnamespaces: {po: 'urn:example:po'}\n"
-        "trigger: {http: {path: /p, input: xml}}\nsteps:\n"
+        "trigger: {http: {auth: none, path: /p, input: xml}}\nsteps:\n"
         + textwrap.indent(textwrap.dedent(steps), "  ")
     )
     (process,) = load_processes(directory)

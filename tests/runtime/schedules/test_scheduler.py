@@ -23,7 +23,7 @@ from runtime.schedules.scheduler import ScheduledProcess, Scheduler
 from runtime.settings import Settings
 from runtime.state import STATE
 from runtime.store import ExecutionQuery, FireRecord, open_store
-from tests.helpers import Client, ClientFactory
+from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client
 
 FUTURE = "start: 2099-01-01T00:00:00"  # the clock never fires it; tests fire it by hand
 
@@ -52,8 +52,8 @@ def start(tmp_path: Path, aiohttp_client: ClientFactory) -> Start:
             old.unlink()
         for index, text in enumerate(definitions):
             (directory / f"p{index}.yaml").write_text(text)
-        settings = Settings(store=f"sqlite:///{tmp_path}/store.db", workers=2)
-        return await aiohttp_client(create_app(load_processes(directory), settings))
+        settings = Settings(admin_key=ADMIN_KEY, store=f"sqlite:///{tmp_path}/store.db", workers=2)
+        return await admin_client(aiohttp_client, create_app(load_processes(directory), settings))
 
     return _start
 

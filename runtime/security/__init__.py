@@ -1,0 +1,1 @@
+"""Inbound security: credentials for listeners and the admin API."""

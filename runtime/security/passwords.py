@@ -1,0 +1,61 @@
+"""Password hashes for basic-auth users: scrypt, from the standard library.
+
+Format: `scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>`; `wharf hash-password` prints one.
+Verification runs in a thread: scrypt is deliberately slow (tens of milliseconds), and
+the event loop must not wait on it. Verified passwords are remembered by a keyed digest
+for a minute so a client sending the same credentials on every request costs one scrypt,
+not one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import time
+
+N, R, P = 2**14, 8, 1
+_REMEMBER_SECONDS = 60.0
+_PEPPER = os.urandom(32)  # per process: the cache's keys mean nothing outside it
+_verified: dict[bytes, float] = {}
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=N, r=R, p=P, dklen=32)
+    encoded = [base64.b64encode(part).decode() for part in (salt, digest)]
+    return f"scrypt${N}${R}${P}${encoded[0]}${encoded[1]}"
+
+
+def is_password_hash(value: str) -> bool:
+    parts = value.split("$")
+    return len(parts) == 6 and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
+
+
+def _check(password: str, stored: str) -> bool:
+    _, n, r, p, salt, digest = stored.split("$")
+    expected = base64.b64decode(digest)
+    actual = hashlib.scrypt(
+        password.encode(),
+        salt=base64.b64decode(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=len(expected),
+    )
+    return hmac.compare_digest(actual, expected)
+
+
+async def verify_password(password: str, stored: str) -> bool:
+    mark = hmac.digest(_PEPPER, f"{stored}\0{password}".encode(), "sha256")
+    seen = _verified.get(mark)
+    if seen is not None and time.monotonic() - seen < _REMEMBER_SECONDS:
+        return True
+    if not await asyncio.to_thread(_check, password, stored):
+        return False
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[mark] = time.monotonic()
+    return True
