@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from aiohttp import web
 from pydantic import Field, field_validator
 
+from listeners.gate import BYTES_IN, ListenerGate, add_listener_route
 from listeners.requests import read_body, request_properties
 from listeners.responses import accepted_response, execution_response
 from runtime import registry
@@ -18,9 +19,9 @@ from runtime.durations import Duration
 from runtime.errors import ConfigError
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request
-from runtime.routes import add_route
 from runtime.security.config import AuthSpec
-from runtime.security.guard import ListenerGuard
+from runtime.security.guard import ListenerGuard, Principal
+from runtime.traffic import TrafficConfig
 
 if TYPE_CHECKING:
     from runtime.engine import Process
@@ -33,7 +34,7 @@ RESERVED = ("/api", "/healthz", "/readyz", "/metrics")
 
 
 @registry.trigger("http")
-class HttpTrigger(TriggerConfig):
+class HttpTrigger(TrafficConfig, TriggerConfig):
     """Start the process when a request arrives at `method` `path`."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
@@ -96,7 +97,7 @@ class HttpTrigger(TriggerConfig):
 
     def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
         listener = HttpListener(self, process, state)
-        add_route(app, self.method, self.path, listener.handle)
+        add_listener_route(app, self.method, self.path, listener.handle, process.name, state, self)
 
 
 def guard_for(auth: AuthSpec | None, process: Process, state: RuntimeState) -> ListenerGuard:
@@ -115,15 +116,26 @@ class HttpListener:
         self.dispatcher = state.dispatcher
         default = state.settings.max_body
         self.max_body = trigger.max_body if trigger.max_body is not None else default
-        self.guard = guard_for(trigger.auth, process, state)
+        self.gate = ListenerGate(
+            process.name, guard_for(trigger.auth, process, state), trigger, state
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        guard = self.guard
-        principal = None if guard.needs_body else await guard.check(request)
+        gate = self.gate
+        try:
+            principal = None if gate.needs_body else await gate.admit(request)
+            return await self._handle(request, principal)
+        finally:
+            gate.release(request)
+
+    async def _handle(
+        self, request: web.Request, principal: Principal | None
+    ) -> web.StreamResponse:
         properties = request_properties(request)
         body = await read_body(request, self.max_body)
+        request[BYTES_IN] = len(body)
         if principal is None:
-            principal = await guard.check(request, body)
+            principal = await self.gate.admit(request, body)
         if principal.properties:
             properties.update(principal.properties)
         content_type = request.content_type if body and "Content-Type" in request.headers else ""

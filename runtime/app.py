@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from runtime import api, api_schedules
+from runtime import api, api_schedules, api_usage
 from runtime.components import ConnectionConfig
 from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
 from runtime.routes import add_catch_all, add_route
-from runtime.security.admin import ADMIN_GUARD, AdminGuard
+from runtime.security.admin import ADMIN_GUARD, AdminGuard, add_admin_route
 from runtime.security.config import SecurityConfig
 from runtime.settings import Settings
 from runtime.state import STATE, RuntimeState
@@ -77,10 +77,17 @@ def create_app(
     app[STATE] = state
     admin = AdminGuard(state.api_keys, state.security)
     app[ADMIN_GUARD] = admin
+    app[api_usage.USAGE] = state.usage
+    app[api_usage.METRICS] = state.metrics
     add_route(app, "GET", "/healthz", healthz)
     add_route(app, "GET", "/readyz", readyz)
     api.add_routes(app)
     api_schedules.add_routes(app)
+    add_admin_route(app, "GET", "/api/usage", api_usage.get_usage)
+    if state.security.metrics == "open":
+        add_route(app, "GET", "/metrics", api_usage.get_metrics)
+    else:
+        add_admin_route(app, "GET", "/metrics", api_usage.get_metrics)
     for process in processes:
         process.trigger.mount(app, process, state)
     add_catch_all(app)  # last: unknown paths and wrong methods answer problems

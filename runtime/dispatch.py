@@ -23,6 +23,7 @@ from runtime.engine import Execution, ExecutionResult, ExecutionStatus, Process
 from runtime.errors import RequestError, WharfError
 from runtime.ids import new_execution_id
 from runtime.inputs import documents_from_request
+from runtime.metrics import Metrics
 from runtime.recording import execution_record, snapshots
 from runtime.store import Accepted, ExecutionRecord, InboxItem, Store
 
@@ -86,6 +87,7 @@ class Dispatcher:
         self._background: set[asyncio.Task[Any]] = set()  # sync runs past their max_wait
         self._running: set[asyncio.Task[None]] = set()  # inbox items being worked on
         self._stopping = False
+        self.metrics: Metrics | None = None  # set by the app: executions by status
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -264,6 +266,8 @@ class Dispatcher:
         result = await process.execute(
             documents, trigger=trigger, execution_id=execution_id, connections=self.connections
         )
+        if self.metrics is not None:
+            self.metrics.observe_execution(process.name, trigger, str(result.execution.status))
         record = execution_record(
             result.execution,
             level,

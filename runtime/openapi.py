@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from runtime.api_usage import USAGE_PATHS, USAGE_SCHEMAS
 from runtime.openapi_schedules import SCHEDULE_PATHS, SCHEDULE_SCHEMAS
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -333,6 +334,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **SCHEDULE_PATHS,
+            **USAGE_PATHS,
             "/api/openapi.json": {
                 "get": {
                     "operationId": "getOpenAPI",
@@ -342,7 +344,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {**_SCHEMAS, **SCHEDULE_SCHEMAS},
+            "schemas": {**_SCHEMAS, **SCHEDULE_SCHEMAS, **USAGE_SCHEMAS},
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem details",

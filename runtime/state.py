@@ -8,11 +8,13 @@ from aiohttp import web
 from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
+from runtime.metrics import Metrics
 from runtime.schedules.scheduler import Scheduler
 from runtime.security.api_keys import ApiKeyBook
 from runtime.security.config import SecurityConfig
 from runtime.settings import Settings
 from runtime.store import Store
+from runtime.usage import UsageRecorder
 
 
 class RuntimeState:
@@ -34,6 +36,11 @@ class RuntimeState:
         self.scheduler = Scheduler(store, dispatcher)
         self.security = security
         self.api_keys = ApiKeyBook(store, settings.admin_key)
+        self.usage = UsageRecorder()
+        self.metrics = Metrics(
+            inbox_depth=lambda: dispatcher.queued, outstanding=lambda: dispatcher.outstanding
+        )
+        dispatcher.metrics = self.scheduler.metrics = self.metrics
         self.ready = False
         self.stopping = False
 

@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from runtime.engine import ExecutionResult, ExecutionStatus, Process
 from runtime.errors import WharfError
+from runtime.metrics import Metrics
 from runtime.schedules.sources import Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
 from runtime.secrets import redact_text
@@ -109,6 +110,7 @@ class Scheduler:
         self._paused_read = 0.0
         self._pause_read: asyncio.Future[None] | None = None
         self._stopping = False
+        self.metrics: Metrics | None = None  # set by the app: fires by status
 
     def add(self, process: Process, trigger: ScheduledTrigger, source: Source) -> None:
         self.entries[process.name] = ScheduledProcess(process, trigger, source)
@@ -205,7 +207,13 @@ class Scheduler:
             log.info("schedule %s: catching up the fire of %s", name, caught_up.isoformat())
             self._spawn(entry, caught_up, "catch_up")
 
+    def _count(self, name: str, status: str, times: int = 1) -> None:
+        if self.metrics is not None:
+            for _ in range(times):
+                self.metrics.observe_fire(name, status)
+
     def _missed(self, name: str, slots: list[datetime]) -> list[FireRecord]:
+        self._count(name, "missed", len(slots))
         stamp = time.time()
         return [
             FireRecord(
@@ -275,6 +283,7 @@ class Scheduler:
                 log.info("schedule %s: fire %s skipped, the previous run is still going",
                          name, slot.isoformat())  # fmt: skip
                 record.status = "skipped"
+                self._count(name, "skipped")
                 return record
             entry.running.add(record.slot)
             try:
@@ -329,6 +338,7 @@ class Scheduler:
             record.status = "succeeded" if record.executions else "idle"
         record.finished_at = record.heartbeat_at = time.time()
         await self.store.finish_fire(record)
+        self._count(name=fire.process, status=record.status)
 
     # --- control -----------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ async def test_openapi_document_is_valid(client: Client) -> None:
         "/api/schedules/{name}/pause",
         "/api/schedules/{name}/resume",
         "/api/schedules/{name}/run",
+        "/api/usage",
         "/api/openapi.json",
     }
 
