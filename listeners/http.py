@@ -104,6 +104,11 @@ def guard_for(auth: AuthSpec | None, process: Process, state: RuntimeState) -> L
     spec = auth if auth is not None else state.security.defaults.auth
     if spec is None:  # the loader refuses this; a hand-built app must say it too
         raise ConfigError(f"process {process.name!r}: its listener declares no `auth:`")
+    if spec != "none" and spec.mtls is not None and state.settings.tls_client_ca is None:
+        raise ConfigError(
+            f"process {process.name!r} uses mtls: set WHARF_TLS_CERT, WHARF_TLS_KEY and "
+            "WHARF_TLS_CLIENT_CA"
+        )
     return ListenerGuard(spec, process.name, state.security, state.api_keys)
 
 
@@ -132,6 +137,7 @@ class HttpListener:
         self, request: web.Request, principal: Principal | None
     ) -> web.StreamResponse:
         properties = request_properties(request)
+        self.gate.guard.strip_credentials(properties)
         body = await read_body(request, self.max_body)
         request[BYTES_IN] = len(body)
         if principal is None:

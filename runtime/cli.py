@@ -65,7 +65,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"not starting: {len(problems)} problem(s) found", file=sys.stderr)
         return 1
-    run(processes, settings, connections)
+    from runtime.errors import ConfigError
+    from runtime.security.loading import load_security
+
+    security, _ = load_security(Path(args.directory))  # valid: load_directory checked it
+    try:
+        run(processes, settings, connections, security)
+    except ConfigError as exc:
+        print(f"not starting: {exc.detail}", file=sys.stderr)
+        return 1
     return 0
 
 

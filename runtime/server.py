@@ -6,24 +6,41 @@ import asyncio
 import gc
 import logging
 import signal
+import ssl
 
 from aiohttp import web
 
 from runtime.app import create_app
 from runtime.components import ConnectionConfig
 from runtime.engine import Process
+from runtime.security.config import SecurityConfig
 from runtime.settings import Settings
 from runtime.state import STATE
 
 log = logging.getLogger("wharf.server")
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """HTTPS when a certificate is configured; with a client CA, clients may present a
+    certificate (listeners with `mtls` auth require one; the others do not ask)."""
+    if settings.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    if settings.tls_client_ca is not None:
+        context.load_verify_locations(settings.tls_client_ca)
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
 async def serve(
     processes: list[Process],
     settings: Settings,
     connections: dict[str, ConnectionConfig] | None = None,
+    security: SecurityConfig | None = None,
 ) -> None:
-    app = create_app(processes, settings, connections=connections)
+    app = create_app(processes, settings, connections=connections, security=security)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -35,11 +52,15 @@ async def serve(
     # the server: keep it out of the garbage collector's scans of young objects.
     gc.collect()
     gc.freeze()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    tls = tls_context(settings)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, ssl_context=tls)
     await site.start()
+    scheme = "https" if tls is not None else "http"
     for address in runner.addresses:
         host, port = address[0], address[1]
-        log.info("wharf listening on http://%s:%s with %d process(es)", host, port, len(processes))
+        log.info(
+            "wharf listening on %s://%s:%s with %d process(es)", scheme, host, port, len(processes)
+        )
         # A machine-readable line, so tests and supervisors can find an ephemeral port.
         print(f"WHARF_LISTENING {host} {port}", flush=True)
 
@@ -61,5 +82,6 @@ def run(
     processes: list[Process],
     settings: Settings,
     connections: dict[str, ConnectionConfig] | None = None,
+    security: SecurityConfig | None = None,
 ) -> None:
-    asyncio.run(serve(processes, settings, connections))
+    asyncio.run(serve(processes, settings, connections, security))

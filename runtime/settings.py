@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.durations import Duration
@@ -50,5 +50,14 @@ class Settings(BaseSettings):
         description="PEM CA bundle client certificates are verified against (for `mtls` "
         "listeners; others do not ask for one).",
     )
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca needs tls_cert and tls_key (HTTPS)")
+        return self
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     access_log: bool = Field(False, description="Log one line per HTTP request.")

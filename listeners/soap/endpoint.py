@@ -140,6 +140,7 @@ class SoapEndpoint:
             if errors:
                 raise SoapFault("invalid request: " + "; ".join(errors[:10]), version=version)
         properties = request_properties(request)
+        self.guards[operation.name].strip_credentials(properties)
         properties.update(principal.properties)
         properties.update(
             soap_version=version.name,

@@ -92,6 +92,20 @@ class ListenerGuard:
         if config and (config.jwt or config.api_key):
             challenges.append('Bearer realm="wharf"')
         self.challenge = ", ".join(challenges) or None
+        # Request properties that carry credentials: dropped before documents are made, so
+        # no key, password or token reaches a step, a record or a log.
+        hidden: set[str] = set()
+        if config is not None:
+            hidden.add("inheader_authorization")
+            if config.api_key is not None:
+                hidden.add(f"inheader_{config.api_key.header.lower()}")
+                if config.api_key.query:
+                    hidden.add(f"query_{config.api_key.query}")
+        self.credential_properties = frozenset(hidden)
+
+    def strip_credentials(self, properties: dict[str, Any]) -> None:
+        for name in self.credential_properties:
+            properties.pop(name, None)
 
     async def check(self, request: web.Request, body: bytes | None = None) -> Principal:
         """The request's principal, or Unauthorized / Forbidden."""
