@@ -20,9 +20,16 @@ ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
 class WharfServer:
-    def __init__(self, directory: Path, *args: str, cwd: Path | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.directory = directory
         self.args = args
+        self.env = env or {}
         self.cwd = cwd or directory
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -39,7 +46,7 @@ class WharfServer:
     def start(self, timeout: float = 20.0) -> WharfServer:
         command = [sys.executable, "-m", "runtime.cli", "run", str(self.directory)]
         command += ["--host", "127.0.0.1", "--port", "0", *self.args]
-        env = {"WHARF_ADMIN_KEY": ADMIN_KEY, **os.environ, "PYTHONPATH": str(ROOT)}
+        env = {"WHARF_ADMIN_KEY": ADMIN_KEY, **os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, cwd=self.cwd, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout

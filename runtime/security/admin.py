@@ -61,6 +61,7 @@ class AdminGuard:
             return
         made = new_key("first start", admin=True)
         await self.keys.store.add_api_key(made.record)
+        await self.keys.refresh()
         print(
             "\nNo admin credential was configured, so Wharf made an admin API key. It is shown "
             "only this once (the store keeps its hash):\n\n"

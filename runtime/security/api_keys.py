@@ -75,7 +75,7 @@ class ApiKeyBook:
         if time.monotonic() - self._read_at > CACHE_SECONDS or (
             key_id not in self._keys and time.monotonic() - self._read_at > 0.5
         ):
-            await self.refresh()  # new keys are seen at once, revocations within seconds
+            await self.refresh()  # new keys are seen within 0.5 s, revocations within 5 s
         record = self._keys.get(key_id)
         if record is None or not hmac.compare_digest(hash_secret(secret), record.hash):
             return None
