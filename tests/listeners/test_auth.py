@@ -320,3 +320,40 @@ async def test_the_admin_api_needs_an_admin_credential(client: Client) -> None:
         assert (await client.get("/api/processes", headers=headers)).status == 200
     assert (await client.get("/healthz")).status == 200  # health stays open
     assert (await client.get("/metrics")).status == 401  # metrics: admin by default
+
+
+async def test_a_soap_listener_refuses_with_a_fault_of_the_callers_version(
+    tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    directory = tmp_path / "soap"
+    directory.mkdir()
+    (directory / "echo.yaml").write_text(
+        "name: echo\ntrigger:\n  soap:\n    path: /soap/echo\n    service: Echo\n"
+        "    namespace: 'urn:echo'\n    operation: echo\n    input: {text: string}\n"
+        "    output: {text: string}\n    auth: {api_key: {}}\n"
+        "steps:\n  - map: {fields: {text: doc.text}}\n"
+    )
+    processes, connections, problems = load_directory(directory)
+    assert problems == []
+    store_url = f"sqlite:///{tmp_path}/soap.db"
+    store = open_store(store_url)
+    await store.open()
+    key = new_key("soap-caller", processes=["echo"])
+    await store.add_api_key(key.record)
+    await store.close()
+    settings = Settings(admin_key=ADMIN_KEY, store=store_url)
+    client = await aiohttp_client(create_app(processes, settings, connections=connections))
+    envelope = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+        '<echo xmlns="urn:echo"><text>hi</text></echo></s:Body></s:Envelope>'
+    )
+    soap12 = {"Content-Type": "application/soap+xml; charset=utf-8"}
+    denied = await client.post("/soap/echo", data=envelope, headers=soap12)
+    assert denied.status == 401
+    assert denied.content_type == "application/soap+xml"
+    text = await denied.text()
+    assert "soap-envelope" in text and "missing or invalid credentials" in text
+    assert await executions(client, "echo") == []
+    ok = await client.post("/soap/echo", data=envelope, headers={**soap12, "X-API-Key": key.key})
+    assert ok.status == 200
+    assert "<text>hi</text>" in await ok.text()
