@@ -7,6 +7,8 @@ Needs `wrk` (Debian/Ubuntu: `apt-get install wrk`). Measures:
   (b) a Wharf sync JSON process (parse -> map -> respond) with summary records,
   (c) a Wharf async durable-accept listener (fsync'd group commits before each 202),
   (d) the Salesforce sample's SOAP path: parse, validate, check, store durably, Ack,
+  (e), (f) = (b), (c) behind an API key and a rate limit too high to trigger (the cost of
+      inbound security: target within 10% of (b), (c)),
 then an overload phase: ~10x the sustainable rate of a slow async process for 30 s,
 sampling the server's RSS and counting 503s and socket timeouts.
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+ADMIN_KEY = "wharf-benchmark-admin-key"  # the servers' admin credential (drain polls the API)
 
 
 def free_port() -> int:
@@ -49,7 +52,7 @@ def wait_port(port: int, timeout: float = 20) -> None:
 
 
 def start(command: list[str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WHARF_ADMIN_KEY": ADMIN_KEY}
     proc = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -73,12 +76,19 @@ def parse_latency(text: str, label: str) -> float:
 
 
 def run_wrk(
-    url: str, duration: int, connections: int, timeout: str = "5s", script: str = "post.lua"
+    url: str,
+    duration: int,
+    connections: int,
+    timeout: str = "5s",
+    script: str = "post.lua",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, float]:
     command = [
         "wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout}",
         "--latency", "-s", str(HERE / script), url,
     ]  # fmt: skip
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
@@ -108,7 +118,8 @@ def drain(base: str, timeout: float = 120.0) -> None:
         busy = 0
         for status in ("queued", "running"):
             url = f"{base}/api/executions?status={status}&limit=1"
-            with urllib.request.urlopen(url, timeout=10) as response:
+            request = urllib.request.Request(url, headers={"X-API-Key": ADMIN_KEY})
+            with urllib.request.urlopen(request, timeout=10) as response:
                 busy += len(json.load(response)["items"])
         if not busy:
             return
@@ -128,6 +139,8 @@ CASES = {
     "b": "Wharf sync JSON process",
     "c": "Wharf async durable accept",
     "d": "Salesforce sample: SOAP Ack",
+    "e": "(b) + API key + rate limit",
+    "f": "(c) + API key + rate limit",
 }
 SCRIPTS = {"d": "salesforce.lua"}
 
@@ -138,6 +151,13 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
     # Throughput cases measure accepting, not shedding: no 503s from the outstanding bound.
     os.environ["WHARF_MAX_OUTSTANDING"] = "1000000"
     raw = start([sys.executable, str(HERE / "raw_server.py"), str(raw_port)], raw_port, workdir)
+    made = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "keys", "create", "bench", "--store",
+         f"sqlite:///{workdir / 'bench.db'}"],
+        cwd=workdir, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        text=True, check=True,
+    )  # fmt: skip
+    secured = {"X-API-Key": made.stdout.split()[-1]}
     server = start(wharf(wharf_port, workdir / "bench.db"), wharf_port, workdir)
     # The Salesforce sample as shipped; its workers write to a SQLite file in workdir.
     samples = start(
@@ -150,20 +170,36 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
         "b": f"http://127.0.0.1:{wharf_port}/sync/orders",
         "c": f"http://127.0.0.1:{wharf_port}/async/orders",
         "d": f"http://127.0.0.1:{samples_port}/salesforce/accounts",
+        "e": f"http://127.0.0.1:{wharf_port}/secure/sync/orders",
+        "f": f"http://127.0.0.1:{wharf_port}/secure/async/orders",
     }
+    headers = {"e": secured, "f": secured}
     rounds: dict[str, list[dict[str, float]]] = {key: [] for key in CASES}
     try:
         # Async cases leave work behind for the workers; each waits for it to finish, so
         # it cannot slow down the case measured next.
-        bases = {"c": f"http://127.0.0.1:{wharf_port}", "d": f"http://127.0.0.1:{samples_port}"}
+        bases = {
+            "c": f"http://127.0.0.1:{wharf_port}",
+            "d": f"http://127.0.0.1:{samples_port}",
+            "f": f"http://127.0.0.1:{wharf_port}",
+        }
         for key, url in urls.items():
-            run_wrk(url, 2, args.connections, script=SCRIPTS.get(key, "post.lua"))  # warm-up
+            script = SCRIPTS.get(key, "post.lua")
+            run_wrk(url, 2, args.connections, script=script, headers=headers.get(key))  # warm-up
             if key in bases:
                 drain(bases[key])
         for _ in range(args.rounds):
             for key, url in urls.items():
                 script = SCRIPTS.get(key, "post.lua")
-                rounds[key].append(run_wrk(url, args.duration, args.connections, script=script))
+                rounds[key].append(
+                    run_wrk(
+                        url,
+                        args.duration,
+                        args.connections,
+                        script=script,
+                        headers=headers.get(key),
+                    )
+                )
                 if key in bases:
                     drain(bases[key])
     finally:
@@ -175,11 +211,11 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
     def median(key: str, field: str) -> float:
         return statistics.median(r[field] for r in rounds[key])
 
-    def ratio(key: str) -> float:
-        """Median of per-round ratios: a case and (a) measured seconds apart share the
-        machine's mood, which a ratio of whole-run medians would not."""
+    def ratio(key: str, base: str = "a") -> float:
+        """Median of per-round ratios: a case and its base measured seconds apart share
+        the machine's mood, which a ratio of whole-run medians would not."""
         return statistics.median(
-            r["rps"] / a["rps"] for r, a in zip(rounds[key], rounds["a"], strict=True)
+            r["rps"] / a["rps"] for r, a in zip(rounds[key], rounds[base], strict=True)
         )
 
     print(
@@ -199,6 +235,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
         if errors:
             print(f"({key}) had {errors:.0f} non-2xx answers or socket errors")
     print("targets: (b) >= 0.50, (c) >= 0.35 of (a)")
+    print(
+        f"security cost: (e)/(b) = {ratio('e', 'b'):.3f}, (f)/(c) = {ratio('f', 'c'):.3f} "
+        "(target >= 0.90)"
+    )
     overload(args, workdir)
 
 

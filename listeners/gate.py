@@ -54,6 +54,10 @@ class ListenerGate:
         self.rate = RateLimiter(traffic.rate_limit) if traffic.rate_limit else None
         self.quota = QuotaCounter(traffic.quota, state.store) if traffic.quota else None
         self.busy = ConcurrencyLimiter(traffic.max_concurrent) if traffic.max_concurrent else None
+        limited = self.rate is not None or self.quota is not None or self.busy is not None
+        # `auth: none` and no limits: every request is admitted as the same anonymous caller
+        # (analytics then count it by client address), without a check per request.
+        self.open_principal = Principal("none", "") if guard.open and not limited else None
 
     async def admit(self, request: web.Request, body: bytes | None = None) -> Principal:
         """The caller, once every check passed; call `release` after the work."""

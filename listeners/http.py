@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from pydantic import Field, field_validator
@@ -20,7 +20,7 @@ from runtime.errors import ConfigError
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request
 from runtime.security.config import AuthSpec
-from runtime.security.guard import ListenerGuard, Principal
+from runtime.security.guard import ListenerGuard
 from runtime.traffic import TrafficConfig
 
 if TYPE_CHECKING:
@@ -127,23 +127,27 @@ class HttpListener:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         gate = self.gate
+        principal = gate.open_principal  # public and unlimited: nothing to check
         try:
-            principal = None if gate.needs_body else await gate.admit(request)
-            return await self._handle(request, principal)
+            if principal is None and not gate.needs_body:
+                principal = await gate.admit(request)
+            properties = request_properties(request)
+            if gate.guard.credential_properties:
+                gate.guard.strip_credentials(properties)
+            body = await read_body(request, self.max_body)
+            request[BYTES_IN] = len(body)
+            if principal is None:
+                principal = await gate.admit(request, body)
+            if principal.properties:
+                properties.update(principal.properties)
+            return await self._run(request, body, properties)
         finally:
-            gate.release(request)
+            if gate.busy is not None:
+                gate.release(request)
 
-    async def _handle(
-        self, request: web.Request, principal: Principal | None
+    async def _run(
+        self, request: web.Request, body: bytes, properties: dict[str, Any]
     ) -> web.StreamResponse:
-        properties = request_properties(request)
-        self.gate.guard.strip_credentials(properties)
-        body = await read_body(request, self.max_body)
-        request[BYTES_IN] = len(body)
-        if principal is None:
-            principal = await self.gate.admit(request, body)
-        if principal.properties:
-            properties.update(principal.properties)
         content_type = request.content_type if body and "Content-Type" in request.headers else ""
         kind = self.trigger.input
         # Parsing first refuses bad input with a 4xx before anything is accepted.

@@ -1,4 +1,4 @@
-"""API keys: `wharf_<id>_<secret>`, stored as the id and a hash of the secret only.
+"""API keys: `wharf_<id>_<secret>`, stored as the id and a hash of the key only.
 
 The secret is 256 random bits, so a plain SHA-256 is enough (a slow password hash guards
 guessable secrets; these are not). The id lets a request's key be found without scanning;
@@ -8,6 +8,7 @@ costs one hash per request and no store read, and a revocation is seen within se
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -26,8 +27,9 @@ class NewKey:
     key: str  # shown once, never stored
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def hash_key(key: str) -> str:
+    """The stored form of a whole key (`wharf_<id>_<secret>`, or WHARF_ADMIN_KEY)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def split_key(presented: str) -> tuple[str, str] | None:
@@ -42,9 +44,8 @@ def split_key(presented: str) -> tuple[str, str] | None:
 
 def new_key(name: str, *, admin: bool = False, processes: list[str] | None = None) -> NewKey:
     key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    record = ApiKeyRecord(key_id, name, hash_secret(secret), admin, processes, time.time())
-    return NewKey(record, f"{PREFIX}{key_id}_{secret}")
+    key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    return NewKey(ApiKeyRecord(key_id, name, hash_key(key), admin, processes, time.time()), key)
 
 
 class ApiKeyBook:
@@ -54,30 +55,43 @@ class ApiKeyBook:
         self.store = store
         self._keys: dict[str, ApiKeyRecord] = {}
         self._read_at = 0.0
+        self._reading: asyncio.Future[None] | None = None
+        self.epoch = 0
         # WHARF_ADMIN_KEY: an operator-provided admin key, compared by hash, never stored.
-        self._env_admin_hash = hash_secret(env_admin_key) if env_admin_key else None
+        self._env_admin_hash = hash_key(env_admin_key) if env_admin_key else None
+        self._env_admin = ApiKeyRecord("env", "WHARF_ADMIN_KEY", "", True, None, 0.0)
 
     async def refresh(self) -> None:
+        """Re-read the keys; callers arriving meanwhile share the one read."""
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read())
+        await asyncio.shield(self._reading)
+
+    async def _read(self) -> None:
         keys = await self.store.api_keys()
         self._keys = {key.id: key for key in keys if key.revoked_at is None}
         self._read_at = time.monotonic()
+        self.epoch += 1  # callers' caches of admitted keys start over
+
+    @property
+    def fresh(self) -> bool:
+        """The copy is recent enough to trust (else `verify` re-reads the store)."""
+        return time.monotonic() - self._read_at <= CACHE_SECONDS
 
     async def verify(self, presented: str) -> ApiKeyRecord | None:
-        """The key's record when `presented` is a valid, active key."""
-        if self._env_admin_hash is not None and hmac.compare_digest(
-            hash_secret(presented), self._env_admin_hash
-        ):
-            return ApiKeyRecord("env", "WHARF_ADMIN_KEY", "", True, None, 0.0)
+        """The key's record when `presented` is a valid, active key (one hash per call)."""
+        digest = hash_key(presented)
+        if self._env_admin_hash is not None and hmac.compare_digest(digest, self._env_admin_hash):
+            return self._env_admin
         parts = split_key(presented)
         if parts is None:
             return None
-        key_id, secret = parts
-        if time.monotonic() - self._read_at > CACHE_SECONDS or (
-            key_id not in self._keys and time.monotonic() - self._read_at > 0.5
-        ):
+        key_id = parts[0]
+        age = time.monotonic() - self._read_at
+        if age > CACHE_SECONDS or (key_id not in self._keys and age > 0.5):
             await self.refresh()  # new keys are seen within 0.5 s, revocations within 5 s
         record = self._keys.get(key_id)
-        if record is None or not hmac.compare_digest(hash_secret(secret), record.hash):
+        if record is None or not hmac.compare_digest(digest, record.hash):
             return None
         return record
 

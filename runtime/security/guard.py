@@ -102,6 +102,10 @@ class ListenerGuard:
                 if config.api_key.query:
                     hidden.add(f"query_{config.api_key.query}")
         self.credential_properties = frozenset(hidden)
+        # A listener's callers send the same key on every request: its admitted principal
+        # is kept until the key book is re-read (so a revocation still ends it).
+        self._admitted: dict[str, Principal] = {}
+        self._admitted_epoch = -1
 
     def strip_credentials(self, properties: dict[str, Any]) -> None:
         for name in self.credential_properties:
@@ -121,20 +125,25 @@ class ListenerGuard:
         if principal is None:
             log.info("auth refused on %s from %s: no credentials", self.process, client_ip(request))
             raise Unauthorized(self.challenge)
-        principal.properties.setdefault("auth_kind", principal.kind)
-        principal.properties.setdefault("auth_caller", principal.caller)
+        if "auth_kind" not in principal.properties:
+            principal.properties["auth_kind"] = principal.kind
+            principal.properties["auth_caller"] = principal.caller
         return principal
 
     async def _authenticate(self, request: web.Request, body: bytes | None) -> Principal | None:
         config = self.config
         assert config is not None
+        if config.api_key is not None:  # first: the common case needs one header lookup
+            presented = request.headers.get(config.api_key.header)
+            if presented is not None:
+                return await self._api_key(presented)
         authorization = request.headers.get("Authorization", "")
         scheme, _, credential = authorization.partition(" ")
         scheme = scheme.lower()
         credential = credential.strip()
         if config.api_key is not None:
-            presented = request.headers.get(config.api_key.header)
-            if presented is None and scheme == "bearer" and credential.startswith(PREFIX):
+            presented = None
+            if scheme == "bearer" and credential.startswith(PREFIX):
                 presented = credential
             if presented is None and config.api_key.query:
                 presented = request.query.get(config.api_key.query)
@@ -159,6 +168,19 @@ class ListenerGuard:
         return None
 
     async def _api_key(self, presented: str) -> Principal:
+        keys = self.keys
+        if self._admitted_epoch != keys.epoch:
+            self._admitted, self._admitted_epoch = {}, keys.epoch
+        known = self._admitted.get(presented)
+        if known is not None and keys.fresh:
+            return known
+        principal = await self._verify_key(presented)
+        if len(self._admitted) >= 10_000:
+            self._admitted.clear()
+        self._admitted[presented] = principal
+        return principal
+
+    async def _verify_key(self, presented: str) -> Principal:
         record = await self.keys.verify(presented)
         if record is None:
             raise AuthFailed("unknown or revoked API key")
@@ -166,7 +188,9 @@ class ListenerGuard:
             raise AuthFailed(f"admin key {record.id} used on a listener", status=403)
         if record.processes is not None and self.process not in record.processes:
             raise AuthFailed(f"key {record.id} is not allowed for {self.process}", status=403)
-        return Principal("api_key", f"key:{record.id}", {"auth_key": record.name})
+        caller = f"key:{record.id}"
+        properties = {"auth_key": record.name, "auth_kind": "api_key", "auth_caller": caller}
+        return Principal("api_key", caller, properties)
 
     async def _basic(self, request: web.Request, credential: str) -> Principal:
         try:
