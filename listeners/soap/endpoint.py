@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 from lxml import etree
 
+from listeners.gate import BYTES_IN, CALLER, REJECTED, add_listener_route
 from listeners.http import guard_for
 from listeners.requests import read_body, request_properties
 from listeners.responses import EXECUTION_HEADER
@@ -52,7 +53,8 @@ def endpoint_for(app: web.Application, path: str, state: RuntimeState) -> SoapEn
         endpoints = app[ENDPOINTS] = {}
     if path not in endpoints:
         endpoint = endpoints[path] = SoapEndpoint(path, state)
-        add_route(app, "POST", path, endpoint.handle)
+        # Counted under the endpoint's path (its operations may be several processes).
+        add_listener_route(app, "POST", path, endpoint.handle, path, state)
         add_route(app, "GET", path, endpoint.wsdl)
     return endpoints[path]
 
@@ -111,11 +113,13 @@ class SoapEndpoint:
         try:
             limit = self.state.settings.max_body
             body = await read_body(request, limit)
+            request[BYTES_IN] = len(body)
             envelope = parse_envelope(body, content_type, action)
             return await self._answer(request, envelope, body)
         except SoapFault as fault:
             return fault_response(fault)
         except (Unauthorized, Forbidden) as refused:  # a Fault of the caller's version
+            request[REJECTED] = "auth"
             denied = SoapFault(refused.detail, "sender", _version(content_type))
             return _xml_response(
                 denied.version, build_fault(denied), dict(refused.headers), refused.status
@@ -135,6 +139,8 @@ class SoapEndpoint:
             raise SoapFault(f"no operation takes a {tag} element here", version=version)
         trigger, process = self.operations[operation.name]
         principal = await self.guards[operation.name].check(request, body)
+        if principal.caller:
+            request[CALLER] = principal.caller
         if trigger.validate_request:
             errors = self.contract.validator.errors(envelope.body)
             if errors:

@@ -18,6 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.app import create_app
 from runtime.loader import load_directory
@@ -357,3 +358,15 @@ async def test_a_soap_listener_refuses_with_a_fault_of_the_callers_version(
     ok = await client.post("/soap/echo", data=envelope, headers={**soap12, "X-API-Key": key.key})
     assert ok.status == 200
     assert "<text>hi</text>" in await ok.text()
+    scraped = await (await client.get("/metrics", headers=ADMIN)).text()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+    }
+    rejected = ("wharf_http_rejected_total", (("listener", "/soap/echo"), ("reason", "auth")))
+    answered = (
+        "wharf_http_requests_total",
+        (("listener", "/soap/echo"), ("status_class", "2xx")),
+    )
+    assert (samples[rejected], samples[answered]) == (1, 1)
