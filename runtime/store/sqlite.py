@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,13 @@ from runtime.store.sqlite_sql import (
 )
 
 log = logging.getLogger("wharf.store")
+
+
+def _quota_horizon(now: float) -> tuple[str, str]:
+    """Day counters older than a week and month counters older than a year are spent."""
+    day = datetime.fromtimestamp(now - 7 * 86400, UTC).strftime("day:%Y-%m-%d")
+    month = datetime.fromtimestamp(now - 366 * 86400, UTC).strftime("month:%Y-%m")
+    return day, month
 
 
 def _log_failure(future: asyncio.Future[None]) -> None:
@@ -350,6 +359,11 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
                     "WHERE newest.process = schedule_fires.process)",
                     (older_than,),
                 )
+            await conn.execute(  # quota counters of periods long over
+                "DELETE FROM quota_usage WHERE (period LIKE 'day:%' AND period < ?) "
+                "OR (period LIKE 'month:%' AND period < ?)",
+                _quota_horizon(time.time()),
+            )
             return deleted
 
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()

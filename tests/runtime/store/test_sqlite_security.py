@@ -39,3 +39,18 @@ async def test_quotas_count_up_to_the_limit_and_never_past_it(tmp_path: Path) ->
     await reopened.open()
     assert await reopened.consume_quota("l|c", "day:2026-12-02", 1, 3) is None  # survives
     await reopened.close()
+
+
+async def test_pruning_drops_quota_counters_of_long_past_periods(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+    today = time.strftime("day:%Y-%m-%d", time.gmtime())
+    this_month = time.strftime("month:%Y-%m", time.gmtime())
+    for period in ("day:2020-01-01", today, "month:2020-01", this_month):
+        assert await store.consume_quota("l|c", period, 1, 5) == 1
+    await store.prune(older_than=None, keep=None)
+    assert await store.consume_quota("l|c", "day:2020-01-01", 1, 5) == 1  # counted afresh
+    assert await store.consume_quota("l|c", today, 1, 5) == 2  # kept
+    assert await store.consume_quota("l|c", "month:2020-01", 1, 5) == 1
+    assert await store.consume_quota("l|c", this_month, 1, 5) == 2
+    await store.close()
