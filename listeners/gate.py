@@ -18,6 +18,7 @@ from runtime.routes import Handler, answers_problems
 from runtime.security.guard import ListenerGuard, Principal, client_ip
 from runtime.traffic import (
     ConcurrencyLimiter,
+    LimitsConfig,
     QuotaCounter,
     RateLimiter,
     TrafficConfig,
@@ -45,9 +46,7 @@ def _refused(request: web.Request, reason: str, error: RequestError) -> RequestE
 
 
 class ListenerGate:
-    def __init__(
-        self, name: str, guard: ListenerGuard, traffic: TrafficConfig, state: RuntimeState
-    ):
+    def __init__(self, name: str, guard: ListenerGuard, traffic: LimitsConfig, state: RuntimeState):
         self.name = name
         self.guard = guard
         self.needs_body = guard.needs_body

@@ -31,6 +31,7 @@ from runtime.traffic_limits import (
 __all__ = [
     "ConcurrencyLimiter",
     "Cors",
+    "LimitsConfig",
     "Quota",
     "QuotaCounter",
     "QuotaDecision",
@@ -184,8 +185,8 @@ class Cors(ComponentConfig):
         return self.methods if self.methods is not None else [listener_method, "OPTIONS"]
 
 
-class TrafficConfig(ComponentConfig):
-    """Traffic control for one listener; every part is off unless configured."""
+class LimitsConfig(ComponentConfig):
+    """Limits for one listener (HTTP or SOAP); every part is off unless configured."""
 
     rate_limit: RateLimit | None = Field(
         None, description="Requests per second/minute/hour (in memory, per runtime)."
@@ -198,6 +199,11 @@ class TrafficConfig(ComponentConfig):
         ge=1,
         description="Executions of this listener at once; more are refused with 503.",
     )
+
+
+class TrafficConfig(LimitsConfig):
+    """Limits and CORS for one HTTP listener."""
+
     cors: Cors | None = Field(None, description="Cross-origin rules for browser callers.")
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 from lxml import etree
 
-from listeners.gate import BYTES_IN, CALLER, REJECTED, add_listener_route
+from listeners.gate import BYTES_IN, REJECTED, ListenerGate, add_listener_route
 from listeners.http import guard_for
 from listeners.requests import read_body, request_properties
 from listeners.responses import EXECUTION_HEADER
@@ -31,11 +31,11 @@ from runtime.codecs import MalformedXML, parse_xml
 from runtime.dispatch import Overloaded, Pending, parse_max_wait
 from runtime.document import BodyKind, Document
 from runtime.engine import ExecutionResult
-from runtime.errors import WharfError
+from runtime.errors import RequestError, WharfError
 from runtime.expressions import variables
 from runtime.inputs import encode_request
 from runtime.routes import add_route
-from runtime.security.guard import Forbidden, ListenerGuard, Unauthorized
+from runtime.security.guard import Principal
 from runtime.xmljson import strip_indentation
 
 if TYPE_CHECKING:
@@ -81,12 +81,13 @@ class SoapEndpoint:
         self.path = path
         self.state = state
         self.operations: dict[str, tuple[SoapTrigger, Process]] = {}
-        self.guards: dict[str, ListenerGuard] = {}  # operation -> its process's guard
+        self.gates: dict[str, ListenerGate] = {}  # operation -> its process's gate
         self.contract: ServiceContract | None = None
 
     def add(self, trigger: SoapTrigger, process: Process) -> None:
         self.operations[trigger.operation] = (trigger, process)
-        self.guards[trigger.operation] = guard_for(trigger.auth, process, self.state)
+        guard = guard_for(trigger.auth, process, self.state)
+        self.gates[trigger.operation] = ListenerGate(process.name, guard, trigger, self.state)
         declared = [t.declared for t, _ in self.operations.values() if t.declared is not None]
         if declared and trigger.service and trigger.namespace:
             # All declared operations at a path make one generated service.
@@ -118,15 +119,18 @@ class SoapEndpoint:
             return await self._answer(request, envelope, body)
         except SoapFault as fault:
             return fault_response(fault)
-        except (Unauthorized, Forbidden) as refused:  # a Fault of the caller's version
-            request[REJECTED] = "auth"
-            denied = SoapFault(refused.detail, "sender", _version(content_type))
-            return _xml_response(
-                denied.version, build_fault(denied), dict(refused.headers), refused.status
-            )
         except Overloaded as exc:
             version = _version(content_type)
             return fault_response(SoapFault(exc.detail, "receiver", version), **exc.headers)
+        except RequestError as refused:
+            if REJECTED not in request:
+                raise  # not the gate's: a problem, as for any request (e.g. 415)
+            # The gate refused (401/403, 429, 503): a Fault of the caller's version.
+            code: FaultCode = "receiver" if refused.status >= 500 else "sender"
+            denied = SoapFault(refused.detail, code, _version(content_type))
+            return _xml_response(
+                denied.version, build_fault(denied), dict(refused.headers), refused.status
+            )
 
     async def _answer(
         self, request: web.Request, envelope: Envelope, body: bytes
@@ -137,21 +141,34 @@ class SoapEndpoint:
         operation = self.contract.operation_for(tag, envelope.action)
         if operation is None or operation.name not in self.operations:
             raise SoapFault(f"no operation takes a {tag} element here", version=version)
-        trigger, process = self.operations[operation.name]
-        principal = await self.guards[operation.name].check(request, body)
-        if principal.caller:
-            request[CALLER] = principal.caller
+        gate = self.gates[operation.name]
+        principal = await gate.admit(request, body)
+        try:
+            return await self._run(request, envelope, operation.name, principal)
+        finally:
+            gate.release(request)
+
+    async def _run(
+        self,
+        request: web.Request,
+        envelope: Envelope,
+        operation: str,
+        principal: Principal,
+    ) -> web.StreamResponse:
+        assert self.contract is not None
+        version = envelope.version
+        trigger, process = self.operations[operation]
         if trigger.validate_request:
             errors = self.contract.validator.errors(envelope.body)
             if errors:
                 raise SoapFault("invalid request: " + "; ".join(errors[:10]), version=version)
         properties = request_properties(request)
-        self.guards[operation.name].strip_credentials(properties)
+        self.gates[operation].guard.strip_credentials(properties)
         properties.update(principal.properties)
         properties.update(
             soap_version=version.name,
             soap_action=envelope.action,
-            soap_operation=operation.name,
+            soap_operation=operation,
         )
         document = self._document(trigger, envelope.body, properties, version)
         names = variables(document)

@@ -15,6 +15,7 @@ from runtime.components import ComponentConfig, TriggerConfig
 from runtime.durations import Duration
 from runtime.expressions import ExpressionField, ValueField
 from runtime.security.config import AuthSpec
+from runtime.traffic import LimitsConfig
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -31,7 +32,7 @@ class Requirement(ComponentConfig):
 
 
 @registry.trigger("soap")
-class SoapTrigger(TriggerConfig):
+class SoapTrigger(LimitsConfig, TriggerConfig):
     """Answer one SOAP operation at `path`. Give a `wsdl` (contract first, e.g. the WSDL
     Salesforce generates) or declare the operation with `service`, `namespace`, `input` and
     `output` fields (Wharf generates the WSDL). Several processes can serve operations of

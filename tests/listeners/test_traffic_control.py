@@ -175,3 +175,30 @@ async def test_metrics_and_usage_count_what_was_sent(
     )
     assert rows[key_a]["status"]["2xx"] == 3 and rows[key_a]["rejected"]["rate"] == 1
     assert sum(row["requests"] for row in rows.values()) == 6
+
+
+async def test_a_soap_listener_rate_limit_answers_a_fault_with_429(
+    tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    directory = tmp_path / "p"
+    directory.mkdir()
+    (directory / "echo.yaml").write_text(
+        "name: echo\ntrigger:\n  soap:\n    path: /soap/echo\n    service: Echo\n"
+        "    namespace: 'urn:echo'\n    operation: echo\n    input: {text: string}\n"
+        "    output: {text: string}\n    auth: {api_key: {}}\n"
+        "    rate_limit: {requests: 1, per: minute}\n"
+        "steps:\n  - map: {fields: {text: doc.text}}\n"
+    )
+    caller = (await keys(tmp_path, "a"))["a"]
+    client = await start(tmp_path, aiohttp_client)
+    envelope = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+        '<echo xmlns="urn:echo"><text>hi</text></echo></s:Body></s:Envelope>'
+    )
+    headers = {**caller, "Content-Type": "text/xml; charset=utf-8"}
+    assert (await client.post("/soap/echo", data=envelope, headers=headers)).status == 200
+    limited = await client.post("/soap/echo", data=envelope, headers=headers)
+    assert limited.status == 429
+    assert limited.content_type == "text/xml"  # a SOAP 1.1 Fault, not a problem document
+    assert "<faultcode>soap:Client</faultcode>" in await limited.text()
+    assert 55 <= int(limited.headers["Retry-After"]) <= 60
