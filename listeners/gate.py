@@ -15,7 +15,8 @@ from aiohttp import web
 
 from runtime.errors import RequestError
 from runtime.routes import Handler, answers_problems
-from runtime.security.guard import ListenerGuard, Principal, client_ip
+from runtime.security.clients import resolve_client
+from runtime.security.guard import ListenerGuard, Principal
 from runtime.traffic import (
     ConcurrencyLimiter,
     LimitsConfig,
@@ -99,9 +100,11 @@ def add_listener_route(
     inner = answers_problems(handler)
     cors = traffic.cors if traffic is not None else None
     metrics, usage = state.metrics, state.usage
+    proxies = state.settings.trusted_proxies
 
     async def observed(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        address = resolve_client(request, proxies)
         response = await inner(request)
         extra: dict[str, str] | None = request.get(EXTRA_HEADERS)
         if extra:
@@ -115,7 +118,7 @@ def add_listener_route(
         rejected: str | None = request.get(REJECTED)
         if rejected is None and response.status == 503:
             rejected = "busy"
-        caller: str = request.get(CALLER) or client_ip(request)
+        caller: str = request.get(CALLER) or address
         metrics.observe_request(name, response.status, bytes_in, bytes_out, seconds, rejected)
         usage.record(name, caller, response.status, bytes_in, bytes_out, seconds, rejected)
         return response

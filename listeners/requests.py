@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from runtime.errors import RequestError
+from runtime.security.clients import client_ip
 
 PROTECTED_HEADERS = frozenset(
     {
@@ -38,7 +39,7 @@ def request_properties(request: web.Request) -> dict[str, Any]:
     props: dict[str, Any] = {
         "inmethod": request.method,
         "inpath": request.path,
-        "inclientaddress": request.remote or "",
+        "inclientaddress": client_ip(request),
     }
     for name, value in request.match_info.items():
         props[f"param_{name}"] = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -59,5 +60,10 @@ class Settings(BaseSettings):
             raise ValueError("tls_client_ca needs tls_cert and tls_key (HTTPS)")
         return self
 
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="Reverse proxies whose X-Forwarded-For is believed, as a JSON list of "
+        'networks, e.g. ["10.0.0.0/8"] (client addresses feed IP allow lists and limits).',
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     access_log: bool = Field(False, description="Log one line per HTTP request.")

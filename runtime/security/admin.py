@@ -14,9 +14,10 @@ from aiohttp import web
 
 from runtime.routes import Handler, add_route
 from runtime.security.api_keys import PREFIX, ApiKeyBook, new_key
+from runtime.security.clients import client_ip
 from runtime.security.config import SecurityConfig
 from runtime.security.errors import AuthFailed
-from runtime.security.guard import Forbidden, Unauthorized, client_ip
+from runtime.security.guard import Forbidden, Unauthorized
 from runtime.security.jwt_auth import JwtVerifier
 
 log = logging.getLogger("wharf.auth")

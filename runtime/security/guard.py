@@ -18,6 +18,7 @@ from aiohttp import web
 
 from runtime.errors import RequestError
 from runtime.security.api_keys import PREFIX, ApiKeyBook
+from runtime.security.clients import client_ip
 from runtime.security.config import AuthConfig, AuthSpec, SecurityConfig
 from runtime.security.errors import AuthFailed
 from runtime.security.jwt_auth import JwtVerifier
@@ -56,10 +57,6 @@ class Principal:
     kind: str
     caller: str
     properties: dict[str, Any] = field(default_factory=dict)
-
-
-def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 def peer_subject(request: web.Request) -> str | None:
