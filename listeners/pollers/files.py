@@ -293,8 +293,9 @@ class FileSource(Source):
             elif self.trigger.on_success == "move":
                 target = self._target(pick.root, pick.directory, self.trigger.done_directory)
                 await session.call(lambda s: move_into(s, pick.path, target))
-        finally:
-            await self._finish(fire, pick, "done", execution_id)
+        finally:  # a file left in place must stay remembered; see the store's retention
+            kept = self.trigger.on_success == "keep"
+            await self._finish(fire, pick, "done-kept" if kept else "done", execution_id)
 
     async def failed(self, fire: Fire, batch: Batch, execution_id: str | None) -> None:
         pick: _Pick = batch.context["pick"]
@@ -316,7 +317,8 @@ class FileSource(Source):
                 target = self._target(pick.root, pick.directory, self.trigger.error_directory)
                 await session.call(lambda s: move_into(s, pick.path, target))
         finally:
-            await self._finish(fire, pick, "error", execution_id)
+            kept = action == "keep"
+            await self._finish(fire, pick, "error-kept" if kept else "error", execution_id)
 
     async def _finish(self, fire: Fire, pick: _Pick, status: str, execution_id: str | None) -> None:
         store = fire.store

@@ -276,4 +276,6 @@ class Store(ABC):
 
     @abstractmethod
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:
-        """Delete finished records older than a time and/or beyond a count; return how many."""
+        """Delete finished records older than a time and/or beyond a count; return how many.
+        Old schedule fires (each schedule's newest stays), poller items of files moved or
+        deleted, and quota counters of long-past periods go too."""

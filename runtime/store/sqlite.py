@@ -359,6 +359,12 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
                     "WHERE newest.process = schedule_fires.process)",
                     (older_than,),
                 )
+            if older_than is not None:  # files moved or deleted; kept ones stay remembered
+                await conn.execute(
+                    "DELETE FROM poller_items WHERE status IN ('done', 'error', 'changed') "
+                    "AND finished_at < ?",
+                    (older_than,),
+                )
             await conn.execute(  # quota counters of periods long over
                 "DELETE FROM quota_usage WHERE (period LIKE 'day:%' AND period < ?) "
                 "OR (period LIKE 'month:%' AND period < ?)",

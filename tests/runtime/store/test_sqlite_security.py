@@ -54,3 +54,18 @@ async def test_pruning_drops_quota_counters_of_long_past_periods(tmp_path: Path)
     assert await store.consume_quota("l|c", "month:2020-01", 1, 5) == 1
     assert await store.consume_quota("l|c", this_month, 1, 5) == 2
     await store.close()
+
+
+async def test_pruning_forgets_moved_files_but_remembers_kept_ones(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+    statuses = ["done", "error", "changed", "done-kept", "error-kept", "running"]
+    for status in statuses:
+        assert await store.claim_item("p", f"f-{status}", "me", 0.0)
+        if status != "running":
+            await store.finish_item("p", f"f-{status}", status, None)
+    await store.prune(older_than=time.time() + 1, keep=None)
+    left = await store.known_items("p", [f"f-{status}" for status in statuses])
+    assert left == {"f-done-kept", "f-error-kept"}  # (running items are never "known")
+    assert not await store.claim_item("p", "f-running", "other", 0.0)  # still claimed
+    await store.close()
