@@ -22,11 +22,14 @@ from tests.serverproc import ADMIN_KEY, ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
 
+# overlap: allow, so a run slowed by a busy machine (two servers starting, CLI calls) can
+# never turn the next slot into a skipped fire: this test is about claims, not overlap.
 PROCESS = """\
 name: tick
 trigger:
   schedule:
     every: 1s
+    overlap: allow
 steps:
   - sql.execute:
       connection: sink
