@@ -281,7 +281,7 @@ class Dispatcher:
         if item is not None:
             await self.store.save_execution(record, finish_inbox=finish_inbox)
         else:
-            written = self.store.save_execution_soon(record)
+            self.store.save_execution_soon(record)
             if self.store.pending_writes > self.max_pending_writes:
-                await written
+                await self.store.flush()
         return result

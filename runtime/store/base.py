@@ -6,7 +6,6 @@ is the default and a PostgreSQL backend can follow without touching them.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,9 +169,14 @@ class Store(ABC):
         """Insert or update a record; `finish_inbox` also marks its inbox item done."""
 
     @abstractmethod
-    def save_execution_soon(self, record: ExecutionRecord) -> asyncio.Future[None]:
+    def save_execution_soon(self, record: ExecutionRecord) -> None:
         """Queue a record write without waiting for its commit (sync executions, whose
-        caller already has the result). Reads made afterwards still see it."""
+        caller already has the result). Reads made afterwards still see it; a failed write
+        is logged."""
+
+    @abstractmethod
+    async def flush(self) -> None:
+        """Wait until every write queued so far is committed (back-pressure)."""
 
     @property
     @abstractmethod

@@ -45,23 +45,19 @@ def _quota_horizon(now: float) -> tuple[str, str]:
     return day, month
 
 
-def _log_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("store: a queued record write failed", exc_info=future.exception())
-
-
 Job = Callable[[aiosqlite.Connection], Awaitable[Any]]
 
 
 class _Write:
     """One queued write: an accepted item, a record, or a job (e.g. pruning), or nothing
-    (a barrier that only waits for the writes queued before it)."""
+    (a barrier that only waits for the writes queued before it). Without a future nobody
+    waits for it (a record queued "soon"); a failed batch is logged either way."""
 
     __slots__ = ("finish_inbox", "future", "item", "job", "record")
 
     def __init__(
         self,
-        future: asyncio.Future[Any],
+        future: asyncio.Future[Any] | None,
         item: InboxItem | None = None,
         record: ExecutionRecord | None = None,
         finish_inbox: bool = False,
@@ -140,11 +136,16 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
     # --- writes, group-committed -------------------------------------------------------
 
     def _submit(self, write: _Write) -> asyncio.Future[Any]:
+        """Queue a write that someone waits for; its future gives the result."""
+        assert write.future is not None
+        self._enqueue(write)
+        return write.future
+
+    def _enqueue(self, write: _Write) -> None:
         if self._closing:
             raise RuntimeError("the store is closing")
         self._pending.append(write)
         self._wakeup.set()
-        return write.future
 
     async def accept(self, item: InboxItem) -> Accepted:
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
@@ -155,11 +156,11 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._submit(_Write(future, record=record, finish_inbox=finish_inbox))
 
-    def save_execution_soon(self, record: ExecutionRecord) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_log_failure)
-        self._submit(_Write(future, record=record))
-        return future
+    def save_execution_soon(self, record: ExecutionRecord) -> None:
+        self._enqueue(_Write(None, record=record))  # no future: the hot path of sync runs
+
+    async def flush(self) -> None:
+        await self._barrier()
 
     @property
     def pending_writes(self) -> int:
@@ -193,13 +194,13 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
                 except Exception as exc:
                     log.exception("store: a batch of %d write(s) failed", len(batch))
                     for write in batch:
-                        if not write.future.done():
+                        if write.future is not None and not write.future.done():
                             write.future.set_exception(exc)
                     continue
                 finally:
                     self._applying = False
                 for write, result in zip(batch, results, strict=True):
-                    if not write.future.done():
+                    if write.future is not None and not write.future.done():
                         write.future.set_result(result)
             if self._closing and not self._pending:
                 return
