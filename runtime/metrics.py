@@ -25,15 +25,14 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from runtime.usage import REASONS, reason_index
+
 log = logging.getLogger("wharf.metrics")
 
 # Request latency buckets, seconds: 1 ms to 30 s.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Label of status // 100; anything outside 1-5 (e.g. 0 for a dropped connection) is "other".
 STATUS_CLASSES = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
-REASONS = ("auth", "rate", "quota", "busy")
-
-_REASON_INDEX = {reason: index for index, reason in enumerate(REASONS)}
 _LE = [str(float(bound)) for bound in DURATION_BUCKETS] + ["+Inf"]
 
 
@@ -84,7 +83,7 @@ class Metrics:
         rejected: str | None = None,
     ) -> None:
         """Count one answered request; `rejected` is one of REASONS or None."""
-        reason = None if rejected is None else _reason_index(rejected)
+        reason = None if rejected is None else reason_index(rejected)
         stats = self._listeners.get(listener)
         if stats is None:
             stats = self._listeners[listener] = _ListenerStats()
@@ -102,10 +101,10 @@ class Metrics:
         key = (process, trigger, status)
         self._executions[key] = self._executions.get(key, 0) + 1
 
-    def observe_fire(self, process: str, status: str) -> None:
-        """Count one schedule fire by its outcome (succeeded, skipped, missed...)."""
+    def observe_fire(self, process: str, status: str, count: int = 1) -> None:
+        """Count schedule fires by their outcome (succeeded, skipped, missed...)."""
         key = (process, status)
-        self._fires[key] = self._fires.get(key, 0) + 1
+        self._fires[key] = self._fires.get(key, 0) + count
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition and its content type."""
@@ -193,13 +192,6 @@ class _Families:
             self.inbox_depth,
             self.outstanding,
         ]
-
-
-def _reason_index(rejected: str) -> int:
-    index = _REASON_INDEX.get(rejected)
-    if index is None:
-        raise ValueError(f"rejected is one of {', '.join(REASONS)}, not {rejected!r}")
-    return index
 
 
 def _read(name: str, read: Callable[[], float] | None) -> float | None:

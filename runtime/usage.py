@@ -159,7 +159,7 @@ class UsageRecorder:
         rejected: str | None = None,
     ) -> None:
         """Count one answered request; `rejected` is one of REASONS or None."""
-        reason = None if rejected is None else _reason_index(rejected)
+        reason = None if rejected is None else reason_index(rejected)
         now = self.clock()
         if now >= self._current_end:
             self._roll(now)
@@ -252,7 +252,8 @@ class UsageRecorder:
         return aggregate
 
 
-def _reason_index(rejected: str) -> int:
+def reason_index(rejected: str) -> int:
+    """The position of a rejection reason in REASONS (shared with the metrics)."""
     index = _REASON_INDEX.get(rejected)
     if index is None:
         raise ValueError(f"rejected is one of {', '.join(REASONS)}, not {rejected!r}")

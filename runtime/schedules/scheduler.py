@@ -209,8 +209,7 @@ class Scheduler:
 
     def _count(self, name: str, status: str, times: int = 1) -> None:
         if self.metrics is not None:
-            for _ in range(times):
-                self.metrics.observe_fire(name, status)
+            self.metrics.observe_fire(name, status, times)
 
     def _missed(self, name: str, slots: list[datetime]) -> list[FireRecord]:
         self._count(name, "missed", len(slots))
