@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from runtime.errors import RequestError
+from runtime.errors import ConfigError, RequestError
 from runtime.routes import Handler, answers_problems
 from runtime.security.clients import resolve_client
+from runtime.security.config import AuthSpec
 from runtime.security.guard import ListenerGuard, Principal
 from runtime.traffic import (
     ConcurrencyLimiter,
@@ -32,6 +33,7 @@ from runtime.traffic import (
 )
 
 if TYPE_CHECKING:
+    from runtime.engine import Process
     from runtime.state import RuntimeState
 
 CALLER = web.RequestKey("wharf_caller", str)
@@ -85,6 +87,23 @@ class ListenerGate:
         """After the work: give back the request's concurrency slot, if it took one."""
         if self.busy is not None and request.pop(SLOT, False):
             self.busy.release()
+
+
+def gate_for(
+    auth: AuthSpec | None, limits: LimitsConfig, process: Process, state: RuntimeState
+) -> ListenerGate:
+    """The gate of one listener (HTTP route or SOAP operation): its declared `auth`, or
+    security.yaml's default, and its limits."""
+    spec = auth if auth is not None else state.security.defaults.auth
+    if spec is None:  # the loader refuses this; a hand-built app must say it too
+        raise ConfigError(f"process {process.name!r}: its listener declares no `auth:`")
+    if spec != "none" and spec.mtls is not None and state.settings.tls_client_ca is None:
+        raise ConfigError(
+            f"process {process.name!r} uses mtls: set WHARF_TLS_CERT, WHARF_TLS_KEY and "
+            "WHARF_TLS_CLIENT_CA"
+        )
+    guard = ListenerGuard(spec, process.name, state.security, state.api_keys)
+    return ListenerGate(process.name, guard, limits, state)
 
 
 def add_listener_route(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from listeners.gate import BYTES_IN, ListenerGate, add_listener_route
+from listeners.gate import BYTES_IN, add_listener_route, gate_for
 from listeners.requests import read_body, request_properties
 from listeners.responses import accepted_response, execution_response
 from runtime import registry
@@ -16,11 +16,9 @@ from runtime.components import TriggerConfig
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.document import Document
 from runtime.durations import Duration
-from runtime.errors import ConfigError
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request
 from runtime.security.config import AuthSpec
-from runtime.security.guard import ListenerGuard
 from runtime.traffic import TrafficConfig
 
 if TYPE_CHECKING:
@@ -100,18 +98,6 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
         add_listener_route(app, self.method, self.path, listener.handle, process.name, state, self)
 
 
-def guard_for(auth: AuthSpec | None, process: Process, state: RuntimeState) -> ListenerGuard:
-    spec = auth if auth is not None else state.security.defaults.auth
-    if spec is None:  # the loader refuses this; a hand-built app must say it too
-        raise ConfigError(f"process {process.name!r}: its listener declares no `auth:`")
-    if spec != "none" and spec.mtls is not None and state.settings.tls_client_ca is None:
-        raise ConfigError(
-            f"process {process.name!r} uses mtls: set WHARF_TLS_CERT, WHARF_TLS_KEY and "
-            "WHARF_TLS_CLIENT_CA"
-        )
-    return ListenerGuard(spec, process.name, state.security, state.api_keys)
-
-
 class HttpListener:
     """Handles the requests of one process's HTTP trigger."""
 
@@ -121,9 +107,7 @@ class HttpListener:
         self.dispatcher = state.dispatcher
         default = state.settings.max_body
         self.max_body = trigger.max_body if trigger.max_body is not None else default
-        self.gate = ListenerGate(
-            process.name, guard_for(trigger.auth, process, state), trigger, state
-        )
+        self.gate = gate_for(trigger.auth, trigger, process, state)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         gate = self.gate

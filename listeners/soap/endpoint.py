@@ -11,8 +11,7 @@ from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 from lxml import etree
 
-from listeners.gate import BYTES_IN, REJECTED, ListenerGate, add_listener_route
-from listeners.http import guard_for
+from listeners.gate import BYTES_IN, REJECTED, ListenerGate, add_listener_route, gate_for
 from listeners.requests import read_body, request_properties
 from listeners.responses import EXECUTION_HEADER
 from listeners.soap.envelope import (
@@ -86,8 +85,7 @@ class SoapEndpoint:
 
     def add(self, trigger: SoapTrigger, process: Process) -> None:
         self.operations[trigger.operation] = (trigger, process)
-        guard = guard_for(trigger.auth, process, self.state)
-        self.gates[trigger.operation] = ListenerGate(process.name, guard, trigger, self.state)
+        self.gates[trigger.operation] = gate_for(trigger.auth, trigger, process, self.state)
         declared = [t.declared for t, _ in self.operations.values() if t.declared is not None]
         if declared and trigger.service and trigger.namespace:
             # All declared operations at a path make one generated service.
