@@ -30,7 +30,9 @@ def _trusted(address: str, proxies: Sequence[Network]) -> bool:
 def resolve_client(request: web.Request, proxies: Sequence[Network]) -> str:
     """The client's address for this request (remembered on the request)."""
     address = request.remote or "unknown"
-    if proxies and _trusted(address, proxies):
+    if not proxies:
+        return address  # client_ip falls back to the peer: nothing to remember
+    if _trusted(address, proxies):
         hops = [
             hop.strip()
             for header in request.headers.getall("X-Forwarded-For", [])
