@@ -27,6 +27,17 @@ ClientFactory = Callable[..., Awaitable[Client]]
 from tests.serverproc import ADMIN, ADMIN_KEY  # noqa: E402
 
 
+def echo_soap_process(trigger_extra: str = "") -> str:
+    """A declared SOAP service `echo(text) -> text` at /soap/echo behind an API key;
+    `trigger_extra` adds trigger lines (4-space indented YAML, newline-terminated)."""
+    return (
+        "name: echo\ntrigger:\n  soap:\n    path: /soap/echo\n    service: Echo\n"
+        "    namespace: 'urn:echo'\n    operation: echo\n    input: {text: string}\n"
+        f"    output: {{text: string}}\n    auth: {{api_key: {{}}}}\n{trigger_extra}"
+        "steps:\n  - map: {fields: {text: doc.text}}\n"
+    )
+
+
 async def admin_client(factory: ClientFactory, app: Any, **kwargs: Any) -> Client:
     """A test client whose every request carries the admin key (the admin API needs it;
     listeners with `auth: none` ignore it)."""

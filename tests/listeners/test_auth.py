@@ -28,7 +28,7 @@ from runtime.security.passwords import hash_password
 from runtime.settings import Settings
 from runtime.state import STATE
 from runtime.store import open_store
-from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory
+from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory, echo_soap_process
 
 HS_SECRET = "an-hs256-secret-that-is-32-bytes-or-more!"
 HOOK_SECRET = "whsec_listener_test"
@@ -328,12 +328,7 @@ async def test_a_soap_listener_refuses_with_a_fault_of_the_callers_version(
 ) -> None:
     directory = tmp_path / "soap"
     directory.mkdir()
-    (directory / "echo.yaml").write_text(
-        "name: echo\ntrigger:\n  soap:\n    path: /soap/echo\n    service: Echo\n"
-        "    namespace: 'urn:echo'\n    operation: echo\n    input: {text: string}\n"
-        "    output: {text: string}\n    auth: {api_key: {}}\n"
-        "steps:\n  - map: {fields: {text: doc.text}}\n"
-    )
+    (directory / "echo.yaml").write_text(echo_soap_process())
     processes, connections, problems = load_directory(directory)
     assert problems == []
     store_url = f"sqlite:///{tmp_path}/soap.db"

@@ -16,7 +16,7 @@ from runtime.loader import load_directory
 from runtime.security.api_keys import new_key
 from runtime.settings import Settings
 from runtime.store import open_store
-from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory
+from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory, echo_soap_process
 
 PROCESSES = {
     "limited": "rate_limit: {requests: 3, per: minute}",
@@ -183,11 +183,7 @@ async def test_a_soap_listener_rate_limit_answers_a_fault_with_429(
     directory = tmp_path / "p"
     directory.mkdir()
     (directory / "echo.yaml").write_text(
-        "name: echo\ntrigger:\n  soap:\n    path: /soap/echo\n    service: Echo\n"
-        "    namespace: 'urn:echo'\n    operation: echo\n    input: {text: string}\n"
-        "    output: {text: string}\n    auth: {api_key: {}}\n"
-        "    rate_limit: {requests: 1, per: minute}\n"
-        "steps:\n  - map: {fields: {text: doc.text}}\n"
+        echo_soap_process("    rate_limit: {requests: 1, per: minute}\n")
     )
     caller = (await keys(tmp_path, "a"))["a"]
     client = await start(tmp_path, aiohttp_client)
