@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from processes.connectors.base import check_connection_name
-from processes.connectors.remote import RemoteClient, RemoteEntry, RemoteFileError, RemoteSession
+from processes.connectors.paths import confine
+from processes.connectors.remote import (
+    RemoteClient,
+    RemoteConnection,
+    RemoteEntry,
+    RemoteFileError,
+    RemoteSession,
+)
 from runtime import registry
 from runtime.document import Document
 from runtime.durations import Duration
@@ -92,14 +99,18 @@ class FilePollTrigger(ScheduledTrigger):
         description="After a successful execution: `move` to `done_directory`, `delete`, or "
         "`keep` (left in place and remembered).",
     )
-    done_directory: str = Field("done", description="Relative to `directory` (or absolute).")
+    done_directory: str = Field(
+        "done", description="Relative to `directory`; must stay under the connection's base_dir."
+    )
     on_error: Literal["move", "keep", "retry"] = Field(
         "move",
         description="After a failed execution or download: `move` to `error_directory`, "
         "`keep` (left and remembered), or `retry` (left and not remembered: it runs again "
         "next fire).",
     )
-    error_directory: str = Field("error", description="Relative to `directory` (or absolute).")
+    error_directory: str = Field(
+        "error", description="Relative to `directory`; must stay under the connection's base_dir."
+    )
 
     @field_validator("connection")
     @classmethod
@@ -108,9 +119,14 @@ class FilePollTrigger(ScheduledTrigger):
 
     @model_validator(mode="after")
     def _targets_elsewhere(self) -> FilePollTrigger:
-        for name in ("done_directory", "error_directory"):
-            if posixpath.normpath(getattr(self, name)) == ".":
-                raise ValueError(f"`{name}` must differ from `directory`")
+        try:
+            confine(self.directory)
+            for name in ("done_directory", "error_directory"):
+                if posixpath.normpath(getattr(self, name)) == ".":
+                    raise ValueError(f"`{name}` must differ from `directory`")
+                confine(posixpath.join(self.directory, getattr(self, name)))
+        except WharfError as exc:
+            raise ValueError(exc.detail) from None
         return self
 
     def source(self, process: Process, state: RuntimeState) -> Source:
@@ -175,11 +191,13 @@ class FileSource(Source):
         self.trigger = trigger
         self.connections = connections
         self._open: set[_Session] = set()
+        self._config: RemoteConnection | None = None
 
     async def batches(self, fire: Fire) -> AsyncIterator[Batch]:
         client = await self.connections.client(self.trigger.connection)
         if not isinstance(client, RemoteClient):  # pragma: no cover - checked at load
             raise ConfigError(f"connection {self.trigger.connection!r} is not ftp or sftp")
+        self._config = client.config
         session = _Session(client)
         self._open.add(session)
         errors: list[str] = []
@@ -268,21 +286,26 @@ class FileSource(Source):
             return None
         return data
 
+    @property
+    def config(self) -> RemoteConnection:
+        assert self._config is not None  # set by the fire before any file is picked
+        return self._config
+
     def _properties(self, pick: _Pick) -> dict[str, object]:
+        """Paths relative to the connection's base_dir, as the `ftp.*`/`sftp.*` steps take them."""
         return {
             "file_name": pick.entry.name,
-            "file_path": pick.path,
+            "file_path": self.config.relative_path(pick.path),
             "file_size": pick.entry.size,
             "file_mtime": pick.mtime_iso,
-            "file_directory": pick.directory,
+            "file_directory": self.config.relative_path(pick.directory),
         }
 
-    @staticmethod
-    def _target(root: str, directory: str, target: str) -> str:
+    def _target(self, root: str, directory: str, target: str) -> str:
         """Where a file of `directory` goes: `target` (relative to the polled root) plus
-        the file's subdirectory under the root."""
+        the file's subdirectory under the root, confined to the connection's base_dir."""
         relative = posixpath.relpath(directory, root)
-        return posixpath.normpath(posixpath.join(root, target, relative))
+        return self.config.remote_path(posixpath.join(self.trigger.directory, target, relative))
 
     async def succeeded(self, fire: Fire, batch: Batch, execution_id: str) -> None:
         pick: _Pick = batch.context["pick"]

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import paramiko
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from processes.connectors.paths import join_confined, relative_to_definitions
 from runtime import registry, secrets
 from runtime.components import ConnectionClient, ConnectionConfig
 from runtime.durations import Duration
@@ -83,6 +84,11 @@ class RemoteSession(AbstractContextManager["RemoteSession"]):
         self.rename(temporary, path)
 
 
+def plain_name(name: str) -> bool:
+    """A listed name is one plain entry (a hostile server cannot list `../x` into a path)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+
+
 def _make_dirs(
     is_dir: Callable[[str], bool | None], make: Callable[[str], object], path: str
 ) -> None:
@@ -107,7 +113,11 @@ class RemoteConnection(ConnectionConfig):
     port: int
     username: str
     password: str | None = Field(None, description="A reference: ${env:NAME}.")
-    base_dir: str = Field("/", description="Remote directory that relative paths start from.")
+    base_dir: str = Field(
+        "/",
+        description="Remote directory that step paths are relative to; no path a step or "
+        "poller names can leave it (absolute paths and `..` climbing above it are refused).",
+    )
     timeout: Duration = 30.0
 
     @model_validator(mode="after")
@@ -118,8 +128,17 @@ class RemoteConnection(ConnectionConfig):
             )
         return self
 
+    @property
+    def base(self) -> str:
+        return posixpath.normpath(self.base_dir)
+
     def remote_path(self, relative: str) -> str:
-        return posixpath.normpath(posixpath.join(self.base_dir, relative))
+        """The server path of a step's `relative` path, confined to `base_dir`."""
+        return join_confined(self.base, relative)
+
+    def relative_path(self, remote: str) -> str:
+        """A server path under `base_dir` as processes see it: relative to `base_dir`."""
+        return posixpath.relpath(remote, self.base)
 
 
 class RemoteClient(ConnectionClient):
@@ -134,7 +153,7 @@ class RemoteClient(ConnectionClient):
 
         def probe() -> int:
             with self.session() as session:
-                return len(session.list(self.config.base_dir))
+                return len(session.list(self.config.base))
 
         count = await asyncio.to_thread(probe)
         return f"logged in, {count} entries in {self.config.base_dir}"
@@ -180,7 +199,7 @@ class FtpSession(RemoteSession):
     def list(self, directory: str) -> list[RemoteEntry]:
         entries = []
         for name, facts in self.ftp.mlsd(directory, facts=list(_MLSD_FACTS)):
-            if facts.get("type") != "file":
+            if facts.get("type") != "file" or not plain_name(name):
                 continue
             modify = facts.get("modify", "")
             mtime = _ftp_time(modify) if modify else 0.0
@@ -221,7 +240,7 @@ class FtpSession(RemoteSession):
         return [
             name
             for name, facts in self.ftp.mlsd(directory, facts=list(_MLSD_FACTS))
-            if facts.get("type") == "dir"
+            if facts.get("type") == "dir" and plain_name(name)
         ]
 
     def _is_dir(self, path: str) -> bool | None:
@@ -251,6 +270,11 @@ class FtpConnection(RemoteConnection):
     tls: Literal["none", "explicit"] = Field("none", description="`explicit`: FTPS (AUTH TLS).")
     ca_file: str | None = Field(None, description="CA bundle for a private/self-signed server.")
     passive: bool = True
+
+    @field_validator("ca_file")
+    @classmethod
+    def _beside_connections_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return relative_to_definitions(value, info)
 
     async def open(self) -> FtpClient:
         return FtpClient(self)
@@ -334,7 +358,9 @@ class SftpSession(RemoteSession):
         return [
             RemoteEntry(entry.filename, entry.st_size or 0, float(entry.st_mtime or 0))
             for entry in self.sftp.listdir_attr(directory)
-            if entry.st_mode is not None and stat_module.S_ISREG(entry.st_mode)
+            if entry.st_mode is not None
+            and stat_module.S_ISREG(entry.st_mode)
+            and plain_name(entry.filename)
         ]
 
     def delete(self, path: str) -> None:
@@ -361,7 +387,7 @@ class SftpSession(RemoteSession):
         return [
             entry.filename
             for entry in self.sftp.listdir_attr(directory)
-            if stat_module.S_ISDIR(entry.st_mode or 0)
+            if stat_module.S_ISDIR(entry.st_mode or 0) and plain_name(entry.filename)
         ]
 
     def _is_dir(self, path: str) -> bool | None:
@@ -394,6 +420,11 @@ class SftpConnection(RemoteConnection):
     known_hosts: str | None = Field(
         None, description="known_hosts file (default ~/.ssh/known_hosts)."
     )
+
+    @field_validator("private_key", "known_hosts")
+    @classmethod
+    def _beside_connections_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return relative_to_definitions(value, info)
 
     async def open(self) -> SftpClient:
         return SftpClient(self)

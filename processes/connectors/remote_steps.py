@@ -7,6 +7,7 @@ a worker thread.
 from __future__ import annotations
 
 import asyncio
+import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,8 @@ def _value(value: Any, document: Document) -> str:
 
 
 class PutStep(RemoteStep):
-    """Upload each document's body, atomically (a temporary name, then a rename)."""
+    """Upload each document's body, atomically (a temporary name, then a rename). The
+    `remote_path` property says where, relative to base_dir."""
 
     target: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
 
@@ -57,7 +59,7 @@ class PutStep(RemoteStep):
             for document in documents:
                 path = client.config.remote_path(_value(self.target, document))
                 session.put_atomic(path, body_bytes(document))
-                document.properties["remote_path"] = path
+                document.properties["remote_path"] = client.config.relative_path(path)
 
         await self.in_session(execution, work)
         return documents
@@ -74,7 +76,7 @@ class GetStep(RemoteStep):
             for document in documents:
                 path = client.config.remote_path(_value(self.source, document))
                 got = document.derive(session.get(path), BodyKind.RAW, "application/octet-stream")
-                got.properties["remote_path"] = path
+                got.properties["remote_path"] = client.config.relative_path(path)
                 result.append(got)
             return result
 
@@ -84,7 +86,7 @@ class GetStep(RemoteStep):
 
 class ListStep(RemoteStep):
     """One JSON document `{name, path, size, mtime}` per file in `directory` matching
-    `pattern`."""
+    `pattern`; `path` is relative to base_dir, ready for `get`, `rename` or `delete`."""
 
     directory: str = Field(".", description="Remote directory, relative to base_dir.")
     pattern: str = Field("*", description="Glob pattern, e.g. `*.csv`.")
@@ -92,10 +94,11 @@ class ListStep(RemoteStep):
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
         def work(session: RemoteSession, client: RemoteClient) -> list[dict[str, Any]]:
             directory = client.config.remote_path(self.directory)
+            relative = client.config.relative_path(directory)
             return [
                 {
                     "name": e.name,
-                    "path": f"{directory.rstrip('/')}/{e.name}",
+                    "path": posixpath.normpath(posixpath.join(relative, e.name)),
                     "size": e.size,
                     "mtime": e.mtime,
                 }
@@ -134,7 +137,7 @@ class RenameStep(RemoteStep):
                 source = client.config.remote_path(_value(self.source, document))
                 target = client.config.remote_path(_value(self.target, document))
                 session.rename(source, target)
-                document.properties["remote_path"] = target
+                document.properties["remote_path"] = client.config.relative_path(target)
 
         await self.in_session(execution, work)
         return documents

@@ -76,7 +76,7 @@ async def test_one_order_reaches_all_three(
     assert result.documents[0].body == {
         "order_id": "SO-1001",
         "fulfilment_id": "F-77",
-        "csv": "/orders/SO-1001.csv",
+        "csv": "orders/SO-1001.csv",  # relative to base_dir
     }
     assert received == [order]  # the API got the order as received
     with sqlite3.connect(tmp_path / "orders.db") as db:
