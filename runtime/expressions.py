@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuid_module
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Protocol
@@ -114,9 +114,14 @@ class StrictChainableUndefined(ChainableUndefined, StrictUndefined):
     works when `a` is missing: attribute access chains on, like optional chaining."""
 
 
-def _make_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
+def _make_env(
+    autoescape: bool, finalize: Callable[[Any], Any] | None = None
+) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        undefined=StrictChainableUndefined, autoescape=autoescape, keep_trailing_newline=True
+        undefined=StrictChainableUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=True,
+        finalize=finalize,
     )
     env.globals.update(
         xpath=_xpath, xpath_list=_xpath_list, xpath_nodes=_xpath_nodes, now=_now, uuid=_uuid
@@ -211,10 +216,14 @@ class Template:
         namespaces: Mapping[str, str] | None = None,
         extra_names: Iterable[str] = (),
         autoescape: bool = False,
+        finalize: Callable[[Any], Any] | None = None,
     ):
+        """`finalize` transforms each `{{ }}` value (e.g. encoding it as a URL segment)."""
         self.source = source
         self.namespaces = dict(namespaces or {})
         env = _ENV_ESCAPED if autoescape else _ENV
+        if finalize is not None:
+            env = _make_env(autoescape, finalize)
         try:
             self._compiled = env.from_string(source)
             _check_names(source, source, extra_names)

@@ -9,6 +9,7 @@ same content again on the next fire.
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import aiohttp
@@ -188,12 +189,12 @@ class HttpPollSource(Source):
         refreshed = False
         while True:
             try:
-                if client is not None:
-                    request = await client.prepare("GET", url, dict(headers), None, refreshed)
-                    session, url_sent, sent = client.session, request.url, request.headers
-                else:
-                    session, url_sent, sent = self._own_session(), url, headers
-                async with session.get(url_sent, headers=sent) as response:
+                sending: AbstractAsyncContextManager[aiohttp.ClientResponse]
+                if client is not None:  # its redirect policy, its credentials on its origin
+                    sending = client.send("GET", url, headers, None, refreshed)
+                else:  # headers may hold secrets: a redirect is an answer, never followed
+                    sending = self._own_session().get(url, headers=headers, allow_redirects=False)
+                async with sending as response:
                     data = await _read_limited(response, self.trigger.max_body)
                     status = response.status
                     found = {k.lower(): v for k, v in response.headers.items()}

@@ -1,8 +1,16 @@
-"""The `http` connector: a base URL, credentials, and one pooled aiohttp session."""
+"""The `http` connector: a base URL, credentials, and one pooled aiohttp session.
+
+Redirects are not followed by default: a 3xx is the answer. With `follow_redirects:
+same-origin`, a redirect to the same scheme, host and port is followed (a few hops at
+most, credentials applied afresh each hop); one to another origin is not, so a
+connection's credentials never reach another origin.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Literal
 
 import aiohttp
@@ -27,12 +35,18 @@ class Variable(ComponentConfig):
     )
 
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+
+
 class Verify(ComponentConfig):
     """The request `wharf connections test` sends."""
 
     method: Literal["GET", "HEAD", "POST"] = "GET"
-    path: str = "/"
-    expect: list[int] = Field(default_factory=lambda: [200, 204])
+    path: str | None = Field(None, description="Deprecated: use the connection's `health_path`.")
+    expect: list[int] | None = Field(
+        None, description="Statuses that pass; by default any answer below 500."
+    )
 
 
 @registry.connector("http")
@@ -48,7 +62,17 @@ class HttpConnection(ConnectionConfig):
         default_factory=list, description="Applied in order: basic, bearer, api_key, oauth2, hmac."
     )
     timeout: Duration = Field(30.0, description="Whole-request timeout.")
+    health_path: str = Field(
+        "/",
+        description="Path `wharf connections test` requests; any answer below 500 counts "
+        "as reachable (unless `verify.expect` lists the statuses).",
+    )
     verify: Verify = Field(default_factory=Verify, description="What `connections test` requests.")
+    follow_redirects: Literal["none", "same-origin"] = Field(
+        "none",
+        description="`none`: a 3xx is the answer. `same-origin`: follow redirects to the same "
+        f"scheme, host and port, at most {MAX_REDIRECTS}; credentials never go to another origin.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -108,19 +132,69 @@ class HttpClient(ConnectionClient):
             await credential.apply(request, self.session, force)
         return request
 
+    @asynccontextmanager
+    async def send(
+        self, method: str, url: URL, headers: dict[str, str], body: bytes | None, force: bool
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send one request with the connection's credentials; redirects as configured."""
+        hops = 0
+        while True:
+            request = await self.prepare(method, url, dict(headers), body, force)
+            response = await self.session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=body,
+                allow_redirects=False,
+            )
+            target = self._redirect(response, url, hops)
+            if target is None:
+                break
+            response.release()
+            hops += 1
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, body = ("HEAD" if method == "HEAD" else "GET"), None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            url = target
+        try:
+            yield response
+        finally:
+            response.release()
+
+    def _redirect(self, response: aiohttp.ClientResponse, url: URL, hops: int) -> URL | None:
+        """Where to go next, or None: the response is the answer."""
+        if self.config.follow_redirects == "none" or response.status not in REDIRECTS:
+            return None
+        location = response.headers.get("Location")
+        if not location or hops >= MAX_REDIRECTS:
+            return None
+        try:
+            target = url.join(URL(location))
+        except ValueError:
+            return None
+        return target if same_origin(target, url) else None
+
     async def close(self) -> None:
         await self.session.close()
 
     async def check(self) -> str:
         verify = self.config.verify
-        url = join(self.config.url(), verify.path)
-        request = await self.prepare(verify.method, url, {}, None, False)
-        async with self.session.request(
-            request.method, request.url, headers=request.headers
-        ) as response:
-            if response.status not in verify.expect:
-                raise ConnectionError(f"{verify.method} {verify.path} answered {response.status}")
-            return f"{verify.method} {verify.path} -> {response.status}"
+        path = verify.path or self.config.health_path
+        url = join(self.config.url(), path)
+        async with self.send(verify.method, url, {}, None, False) as response:
+            status = response.status
+        passed = status in verify.expect if verify.expect is not None else status < 500
+        if not passed:
+            raise ConnectionError(f"{verify.method} {path} answered {status}")
+        return f"{verify.method} {path} -> {status}"
+
+
+def same_origin(one: URL, other: URL) -> bool:
+    return (one.scheme, one.host, one.explicit_port or one.port) == (
+        other.scheme,
+        other.host,
+        other.explicit_port or other.port,
+    )
 
 
 def join(base: URL, path: str) -> URL:

@@ -14,18 +14,19 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from processes.connectors.base import ConnectorStep
 from processes.connectors.file_steps import body_bytes
-from processes.connectors.http import HttpClient, join
+from processes.connectors.http import HttpClient
+from processes.connectors.http_paths import path_template, request_path, under
 from runtime import registry
 from runtime.codecs import MalformedBody, parse_json, parse_xml
 from runtime.components import ComponentConfig
 from runtime.document import BodyKind, Document
 from runtime.durations import Duration
 from runtime.errors import WharfError
-from runtime.expressions import TemplateField, ValueField, variables
+from runtime.expressions import Evaluable, Template, TemplateField, ValueField, variables
 from runtime.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -68,7 +69,10 @@ class HttpRequestStep(ConnectorStep):
     connector = "http"
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "POST"
     target: ValueField = Field(
-        alias="path", description="Path after the base URL, e.g. `\"'/orders'\"`."
+        alias="path",
+        description="Path after the base URL: a template (`/orders/{{ doc.id }}`: each value "
+        "one percent-encoded segment, `/` in it as %2F) or an expression (`\"'/orders'\"`: "
+        "split at `/`, each segment encoded). `.`/`..` segments are refused.",
     )
     query: dict[str, ValueField] = Field(default_factory=dict, description="Query parameters.")
     headers: dict[str, ValueField] = Field(default_factory=dict, description="Extra headers.")
@@ -79,6 +83,13 @@ class HttpRequestStep(ConnectorStep):
     media_type: str | None = Field(None, description="Content-Type of the request body.")
     retry: HttpRetry = Field(default_factory=lambda: HttpRetry(), description="Retry policy.")
     fail_on_status: bool = Field(True, description="A final status >= 400 fails the step.")
+
+    @field_validator("target")
+    @classmethod
+    def _values_as_segments(cls, value: Evaluable) -> Evaluable:
+        if isinstance(value, Template):
+            return path_template(value.source, value.namespaces)
+        return value
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
         client = await self.connection_client(execution)
@@ -99,7 +110,7 @@ class HttpRequestStep(ConnectorStep):
 
     async def _call(self, client: HttpClient, document: Document) -> Document:
         names = variables(document)
-        url = join(client.config.url(), str(self.target.evaluate(names)))
+        url = under(client.config.url(), request_path(self.target, names))
         if self.query:
             url = url.update_query({k: str(v.evaluate(names)) for k, v in self.query.items()})
         headers = {k: str(v.evaluate(names)) for k, v in self.headers.items()}
@@ -110,11 +121,8 @@ class HttpRequestStep(ConnectorStep):
         attempt = 0
         while True:
             attempt += 1
-            request = await client.prepare(self.method, url, dict(headers), body, force=refreshed)
             try:
-                async with client.session.request(
-                    request.method, request.url, headers=request.headers, data=body
-                ) as response:
+                async with client.send(self.method, url, headers, body, refreshed) as response:
                     status = response.status
                     data = await response.read()
                     response_headers = {k.lower(): v for k, v in response.headers.items()}
