@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from runtime.secrets import redact_value
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -31,6 +33,7 @@ def problem_response(
             title = "Error"
     body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail}
     body.update({key: value for key, value in extensions.items() if value is not None})
+    body = redact_value(body)  # no resolved secret reaches a caller, whatever the error said
     return web.Response(
         status=status,
         body=orjson.dumps(body),

@@ -5,7 +5,9 @@
 * `errors`: the record for every execution; trace and input documents only for failures.
 
 Redaction replaces the value of any JSON key or property named in the process's
-`redact:` list (case-insensitive) with `"***"`, at any depth.
+`redact:` list (case-insensitive) with `"***"`, at any depth; and every secret value the
+runtime resolved or obtained (`runtime.secrets`) is scrubbed from the whole record:
+documents, properties, trace and error (an upstream may echo a credential back).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from runtime import secrets
 from runtime.document import BodyKind, Document
 from runtime.engine import Execution, ExecutionStatus
 from runtime.store import ExecutionRecord
@@ -49,7 +52,8 @@ def snapshot(document: Document, names: frozenset[str]) -> dict[str, Any]:
         case BodyKind.TEXT:
             body = document.body
         case BodyKind.RAW:
-            body = base64.b64encode(document.body[:MAX_CAPTURED_BODY]).decode("ascii")
+            kept = secrets.redact_bytes(bytes(document.body[:MAX_CAPTURED_BODY]))
+            body = base64.b64encode(kept).decode("ascii")
         case _:
             body = None
     truncated = isinstance(body, str) and len(body) > MAX_CAPTURED_BODY
@@ -58,8 +62,8 @@ def snapshot(document: Document, names: frozenset[str]) -> dict[str, Any]:
     return {
         "kind": str(document.kind),
         "media_type": document.media_type,
-        "properties": redact(_json_safe(document.properties), names),
-        "body": body,
+        "properties": secrets.redact_value(redact(_json_safe(document.properties), names)),
+        "body": secrets.redact_value(body),
         "truncated": truncated,
     }
 
@@ -107,9 +111,11 @@ def execution_record(
         duration_ms=execution.duration_ms,
         documents_in=execution.documents_in,
         documents_out=execution.documents_out,
-        error=execution.error_summary(),
-        trace=[entry.as_dict() for entry in execution.trace] if keep_trace else [],
-        input=inputs if keep_input else None,
+        error=secrets.redact_value(execution.error_summary()),
+        trace=[secrets.redact_value(entry.as_dict()) for entry in execution.trace]
+        if keep_trace
+        else [],
+        input=secrets.redact_value(inputs) if keep_input else None,
         output=[snapshot(d, names) for d in outputs]
         if level == "full" and outputs is not None
         else None,

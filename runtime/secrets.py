@@ -3,20 +3,27 @@
 Connection settings never hold a secret literally (a literal is a validation error unless
 the connection says `insecure: true`). Every resolved secret value is remembered here, so
 `redact_text` can scrub it from log lines, error messages and execution records, whatever
-path it took to get there.
+path it took to get there. Values obtained at run time (OAuth tokens) and the forms secrets
+are sent in (`Basic <base64 of user:password>`, URL-encoded query values) are remembered
+too: an upstream that echoes a request back cannot put any of them into a record.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 REFERENCE = re.compile(r"\$\{(env|file):([^}]+)\}")
 MASK = "***"
 _known: set[str] = set()
+_pattern: re.Pattern[str] | None = None  # every known secret, longest first
+_lock = threading.Lock()  # secrets are resolved in worker threads too (SFTP, FTP)
 
 
 class SecretError(ValueError):
@@ -52,16 +59,57 @@ def resolve(value: str) -> str:
 
 
 def remember(value: str) -> None:
-    """Register a secret value (e.g. an OAuth token obtained at run time) for redaction."""
-    if len(value) >= 4:  # shorter strings would mask ordinary text
-        _known.add(value)
+    """Register a secret value (e.g. an OAuth token obtained at run time) for redaction,
+    with the encoded forms it may travel in (URL query, JSON string)."""
+    global _pattern
+    if len(value) < 4:  # shorter strings would mask ordinary text
+        return
+    forms = {value, quote(value, safe=""), quote_plus(value, safe=""), _json_escaped(value)}
+    with _lock:
+        fresh = forms - _known
+        if fresh:
+            _known.update(fresh)
+            _pattern = None
+
+
+def remember_basic(username: str, password: str) -> str:
+    """The HTTP Basic credential of `username:password` (base64), remembered as a secret."""
+    encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    remember(password)
+    remember(encoded)
+    return encoded
+
+
+def _json_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _compiled() -> re.Pattern[str] | None:
+    global _pattern
+    pattern = _pattern
+    if pattern is None and _known:
+        with _lock:
+            ordered = sorted(_known, key=len, reverse=True)
+            pattern = _pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+    return pattern
 
 
 def redact_text(text: str) -> str:
-    for secret in sorted(_known, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    pattern = _compiled()
+    return text if pattern is None else pattern.sub(MASK, text)
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """Known secrets scrubbed from raw bytes (as UTF-8)."""
+    if not _known:
+        return data
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        encoded = secret.encode("utf-8")
+        if encoded in data:
+            data = data.replace(encoded, MASK.encode())
+    return data
 
 
 def redact_value(value: Any) -> Any:
@@ -69,7 +117,7 @@ def redact_value(value: Any) -> Any:
         return redact_text(value)
     if isinstance(value, dict):
         return {key: redact_value(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
     return value
 

@@ -54,8 +54,8 @@ class Basic(Credential):
     password: str
 
     async def apply(self, request: Outgoing, session: aiohttp.ClientSession, force: bool) -> None:
-        pair = f"{self.username}:{secrets.resolve(self.password)}".encode()
-        request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        encoded = secrets.remember_basic(self.username, secrets.resolve(self.password))
+        request.headers["Authorization"] = f"Basic {encoded}"
 
 
 class Bearer(Credential):
@@ -128,7 +128,8 @@ class OAuth2(Credential):
         if self.scope:
             form["scope"] = self.scope
         try:
-            async with session.post(self.token_url, data=form) as response:
+            # Never redirected: the form holds the client secret.
+            async with session.post(self.token_url, data=form, allow_redirects=False) as response:
                 payload = await response.json(content_type=None)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -30,7 +30,7 @@ from runtime.errors import WharfError
 from runtime.metrics import Metrics
 from runtime.schedules.sources import Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
-from runtime.secrets import redact_text
+from runtime.secrets import redact_text, redact_value
 from runtime.store import FireRecord, Store
 
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ class Scheduler:
                     await source.succeeded(fire, batch, execution.id)
                 else:
                     failed = True
-                    record.error = execution.error_summary()
+                    record.error = redact_value(execution.error_summary())
                     await source.failed(fire, batch, execution.id)
         except Exception as exc:
             failed = True

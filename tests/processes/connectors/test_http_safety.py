@@ -211,7 +211,7 @@ async def test_same_origin_redirects_keep_credentials_at_home(
 async def test_oauth_token_request_does_not_follow_redirects(
     aiohttp_server: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, url, second, _ = await two_origins(aiohttp_server)
+    _, url, second, _ = await two_origins(aiohttp_server)
     monkeypatch.setenv("WHARF_T_CLIENT_SECRET", "client-secret-31337")
     process, connections = build(
         tmp_path,
