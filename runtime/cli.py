@@ -116,7 +116,7 @@ def _cmd_connections_test(args: argparse.Namespace) -> int:
         return 0
 
     async def check_all() -> list[Any]:
-        connections = Connections(configs)
+        connections = Connections(configs, checking=True)
         try:
             return [await check_connection(connections, name) for name in names]
         finally:

@@ -83,6 +83,11 @@ class ConnectionConfig(ComponentConfig):
     async def open(self) -> ConnectionClient:
         raise NotImplementedError
 
+    async def open_for_check(self) -> ConnectionClient:
+        """A client for `wharf connections test`: like `open`, but changing nothing (no
+        directory or database file created, no `init` statements run)."""
+        return await self.open()
+
 
 class ConnectionClient:
     """A live connection (pool, session, engine...), opened on first use."""

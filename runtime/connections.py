@@ -72,8 +72,10 @@ class ConnectionNotFound(WharfError):
 class Connections:
     """The live clients of a running server."""
 
-    def __init__(self, configs: dict[str, ConnectionConfig]):
+    def __init__(self, configs: dict[str, ConnectionConfig], *, checking: bool = False):
+        """`checking`: clients for `wharf connections test` only, opened without side effects."""
         self.configs = configs
+        self.checking = checking
         self._clients: dict[str, ConnectionClient] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -86,7 +88,9 @@ class Connections:
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:  # one open per connection, however many executions ask at once
             if name not in self._clients:
-                self._clients[name] = await self.configs[name].open()
+                config = self.configs[name]
+                opened = config.open_for_check() if self.checking else config.open()
+                self._clients[name] = await opened
         return self._clients[name]
 
     async def close(self) -> None:

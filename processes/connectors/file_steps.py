@@ -61,13 +61,20 @@ class FileWriteStep(FileStep):
     mode: Literal["overwrite", "create", "append"] = Field(
         "overwrite", description="`create` fails when the file exists; `append` adds to it."
     )
+    permissions: str = Field(
+        "0644",
+        pattern=r"^0?[0-7]{3}$",
+        description='File permission bits in octal, quoted (`"0640"`); the process umask '
+        "still applies. An appended file keeps its permissions.",
+    )
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
         client = await self.client(execution)
         for document in documents:
             relative = _path(self.target, document)
             data = body_bytes(document)
-            written = await asyncio.to_thread(client.write, relative, data, self.mode)
+            permissions = int(self.permissions, 8)
+            written = await asyncio.to_thread(client.write, relative, data, self.mode, permissions)
             document.properties["file_path"] = str(written.relative_to(client.base))
         return documents
 

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 import zeep
 from lxml import etree
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.transports import AsyncTransport
 
 from processes.connectors.base import ConnectorStep
+from processes.connectors.paths import relative_to_definitions
 from runtime import registry
 from runtime.components import ConnectionClient, ConnectionConfig
 from runtime.document import BodyKind, Document
@@ -47,6 +48,11 @@ class SoapConnection(ConnectionConfig):
     port: str | None = Field(None, description="Port name, when the service has several.")
     address: str | None = Field(None, description="Call this address instead of the WSDL's.")
     timeout: Duration = 30.0
+
+    @field_validator("wsdl")
+    @classmethod
+    def _beside_connections_file(cls, value: str, info: ValidationInfo) -> str:
+        return relative_to_definitions(value, info) or value
 
     async def open(self) -> SoapClient:
         def load() -> zeep.AsyncClient:

@@ -2,19 +2,24 @@
 
 URLs name the async driver: `sqlite+aiosqlite:///file.db`, `postgresql+asyncpg://...`,
 `mysql+asyncmy://...`. A password is given by reference (`${env:DB_PASSWORD}`), never
-literally. Relative SQLite paths are relative to the server's working directory.
+literally; it is put into the URL object as is, so `@`, `/` or `#` in it stay part of the
+password. Relative SQLite paths are relative to the directory holding connections.yaml.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from runtime import registry, secrets
 from runtime.components import ConnectionClient, ConnectionConfig
@@ -52,6 +57,23 @@ class SqlConnection(ConnectionConfig):
             raise ValueError(f"driver {url.drivername!r} is not one of {', '.join(DRIVERS)}")
         return value
 
+    @field_validator("url")
+    @classmethod
+    def _sqlite_beside_connections_file(cls, value: str, info: ValidationInfo) -> str:
+        """A relative SQLite file is relative to the directory holding connections.yaml."""
+        directory = (info.context or {}).get("base_dir")
+        if directory is None or secrets.contains_reference(value):
+            return value
+        url = make_url(value)
+        database = url.database
+        if not url.drivername.startswith("sqlite") or database in (None, "", ":memory:"):
+            return value
+        assert database is not None
+        if database.startswith("file:") or Path(database).is_absolute():
+            return value
+        absolute = os.path.abspath(Path(directory) / database)
+        return url.set(database=absolute).render_as_string(hide_password=False)
+
     @model_validator(mode="after")
     def _no_literal_password(self) -> SqlConnection:
         url = make_url(secrets.REFERENCE.sub("REF", self.url))
@@ -62,11 +84,25 @@ class SqlConnection(ConnectionConfig):
             )
         return self
 
+    def resolved_url(self) -> URL:
+        return resolved_url(self.url)
+
+    async def open_for_check(self) -> ConnectionClient:
+        """The database as it is: a missing SQLite file is reported, not created; no WAL
+        switch, no `init` statements."""
+        url = self.resolved_url()
+        if _sqlite_file(url):
+            assert url.database is not None
+            if not await asyncio.to_thread(Path(url.database).is_file):
+                return _Absent(f"sqlite: {url.database} does not exist yet (created on first use)")
+        return SqlClient(create_async_engine(url, poolclass=NullPool))
+
     async def open(self) -> SqlClient:
-        url = make_url(secrets.resolve(self.url))
-        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        url = self.resolved_url()
+        if _sqlite_file(url):
+            assert url.database is not None
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        if _sqlite_file(url):
             # SQLite has one writer at a time: one pooled connection queues writers in the
             # pool instead of spinning on the file lock; WAL lets readers go on meanwhile.
             engine = create_async_engine(
@@ -82,6 +118,60 @@ class SqlConnection(ConnectionConfig):
                 for statement in self.init:
                     await connection.execute(text(statement))
         return SqlClient(engine)
+
+
+_PLACEHOLDER = "wharfsecretref{}x"
+
+
+def resolved_url(text: str) -> URL:
+    """The URL with its secret references resolved inside the parsed URL object, never
+    pasted into the URL text: a password holding `@`, `/`, `#` or `:` stays a password."""
+    references: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        references.append(match.group(0))
+        return _PLACEHOLDER.format(len(references) - 1)
+
+    url = make_url(secrets.REFERENCE.sub(hide, text))
+    if not references:
+        return url
+
+    def fill(value: str | None) -> str | None:
+        if value is None:
+            return None
+        for index, reference in enumerate(references):
+            placeholder = _PLACEHOLDER.format(index)
+            if placeholder in value:
+                value = value.replace(placeholder, secrets.resolve(reference))
+        return value
+
+    query = {
+        key: tuple(str(fill(v)) for v in value) if isinstance(value, tuple) else str(fill(value))
+        for key, value in url.query.items()
+    }
+    return URL.create(
+        url.drivername,
+        username=fill(url.username),
+        password=fill(url.password),
+        host=fill(url.host),
+        port=url.port,
+        database=fill(url.database),
+        query=query,
+    )
+
+
+def _sqlite_file(url: URL) -> bool:
+    return url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:")
+
+
+class _Absent(ConnectionClient):
+    """What `connections test` reports for a database that is created on first use."""
+
+    def __init__(self, detail: str):
+        self.detail = detail
+
+    async def check(self) -> str:
+        return self.detail
 
 
 def _sqlite_wal(connection: Any, record: Any) -> None:
