@@ -19,17 +19,11 @@ from urllib.parse import quote, unquote
 
 from yarl import URL
 
-from runtime.errors import WharfError
+from processes.connectors.paths import PathRefused
 from runtime.expressions import Evaluable, Template
 
 # RFC 3986 pchar minus "%": everything else in a segment is percent-encoded.
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
-
-
-class PathRefused(WharfError):
-    status = 400
-    problem = "path-refused"
-    title = "Path refused"
 
 
 def encode_segment(value: Any) -> str:
