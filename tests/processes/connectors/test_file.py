@@ -55,7 +55,7 @@ async def test_paths_cannot_leave_the_directory(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("top secret")
     await connections.client("box")  # creates the directory
     os.symlink(tmp_path / "secret.txt", base / "link.txt")
-    for path in ("../escape.txt", "/etc/passwd", "sub/../../escape.txt", "link.txt", ""):
+    for path in ("../escape.txt", "/etc/passwd", "sub/../../escape.txt", "link.txt", "", "a\x00b"):
         result = await process.execute([Document.json({"path": path})], connections=connections)
         error = result.execution.error
         assert error is not None, path
