@@ -85,7 +85,8 @@ async def test_partner_orders_sample_loads_good_files_and_refuses_bad_ones(
     finally:
         await asyncio.to_thread(server.stop)
 
-    with sqlite3.connect(tmp_path / ".wharf" / "partner_orders.db") as db:
+    # Relative SQLite paths are beside connections.yaml.
+    with sqlite3.connect(directory / ".wharf" / "partner_orders.db") as db:
         rows = db.execute(
             "SELECT order_id, sku, quantity, unit_price, source_file FROM partner_order_lines "
             "ORDER BY sku"

@@ -46,7 +46,10 @@ def matches(expected: str, actual: str) -> bool:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WharfServer]:
     workdir = tmp_path_factory.mktemp("readme")
-    with WharfServer(ROOT / "sample_processes", cwd=workdir) as running:
+    # A copy: the samples' relative paths (.wharf/...) are beside connections.yaml.
+    samples = workdir / "samples"
+    shutil.copytree(ROOT / "sample_processes", samples, ignore=shutil.ignore_patterns(".wharf"))
+    with WharfServer(samples, cwd=workdir) as running:
         yield running
 
 

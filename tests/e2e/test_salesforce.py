@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,7 +29,10 @@ HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[WharfServer]:
-    with WharfServer(ROOT / "sample_processes", cwd=tmp_path) as running:
+    # A copy: the samples' relative paths (.wharf/crm.db) are beside connections.yaml.
+    samples = tmp_path / "samples"
+    shutil.copytree(ROOT / "sample_processes", samples, ignore=shutil.ignore_patterns(".wharf"))
+    with WharfServer(samples, cwd=tmp_path) as running:
         yield running
 
 
@@ -40,7 +44,7 @@ def post(server: WharfServer, body: bytes) -> requests.Response:
 
 def rows(server: WharfServer, expected: int) -> list[tuple[object, ...]]:
     """The table's rows once `expected` are there (or after 5 s)."""
-    database = server.cwd / ".wharf" / "crm.db"
+    database = server.directory / ".wharf" / "crm.db"
     found: list[tuple[object, ...]] = []
     if expected == 0:
         time.sleep(0.3)  # give a wrongly accepted message time to be written
@@ -94,7 +98,7 @@ def test_messages_are_acked_stored_and_deduplicated(server: WharfServer) -> None
     )
     assert fired.status_code == 200
     assert (fired.json()["status"], fired.json()["executions"]) == ("succeeded", 1)
-    (export,) = (server.cwd / ".wharf" / "exports").glob("accounts-*.csv")
+    (export,) = (server.directory / ".wharf" / "exports").glob("accounts-*.csv")
     lines = export.read_text().splitlines()
     assert lines[0] == "account_id,name,account_number,annual_revenue,received_at"
     assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [

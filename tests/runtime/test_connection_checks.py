@@ -37,6 +37,8 @@ def directory(tmp_path: Path) -> Path:
         textwrap.dedent(CONNECTIONS.format(db=tmp_path / "local.db"))
     )
     (tmp_path / "p.yaml").write_text("name: p\ntrigger: {http: {auth: none, path: /p}}\n")
+    # An empty file is an empty SQLite database; `connections test` never creates one.
+    (tmp_path / "local.db").touch()
     return tmp_path
 
 
