@@ -56,10 +56,18 @@ class ServiceContract:
     target_namespace: str
     operations: dict[str, OperationContract] = field(default_factory=dict)
     validator: XsdValidator = field(init=False)
+    versions: frozenset[str] = field(init=False)  # the SOAP versions it has bindings for
 
     def __post_init__(self) -> None:
-        inline = list(parse_xml(self.source).iter(f"{{{XSD_NS}}}schema"))
+        root = parse_xml(self.source)
+        inline = list(root.iter(f"{{{XSD_NS}}}schema"))
         self.validator = XsdValidator(self.schema, fast_schema(inline))
+        bindings = {
+            name
+            for name, ns in (("1.1", SOAP11_BINDING_NS), ("1.2", SOAP12_BINDING_NS))
+            if root.find(f"{{{WSDL_NS}}}binding/{{{ns}}}binding") is not None
+        }
+        self.versions = frozenset(bindings)
 
     def operation_for(self, element_tag: str, action: str | None) -> OperationContract | None:
         """Dispatch on the body element, and on SOAPAction when elements are ambiguous."""
