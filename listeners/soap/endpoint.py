@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import xmlschema
 from aiohttp import web
 from aiohttp.helpers import parse_mimetype
@@ -27,8 +26,9 @@ from listeners.soap.envelope import (
     parse_envelope,
     version_of_content_type,
 )
+from listeners.soap.values import encodable, global_element, with_empty_lists
 from listeners.soap.wsdl import ServiceContract, generate_wsdl
-from runtime.codecs import MalformedXML, parse_xml
+from runtime.codecs import MalformedXML, parse_xml, serialize_json
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.document import BodyKind, Document
 from runtime.engine import ExecutionResult
@@ -227,15 +227,18 @@ class SoapEndpoint:
             return Document.xml(element, properties)
         assert self.contract is not None
         try:
+            # xs:decimal stays a Decimal: exact through the process, the response and SQL.
             value = self.contract.schema.to_dict(
                 element,  # type: ignore[arg-type]
                 strip_namespaces=True,
-                decimal_type=float,
             )
         except xmlschema.XMLSchemaValidationError as exc:
             raise SoapFault(f"invalid request: {exc.reason}", version=version) from None
         if isinstance(value, dict):
             value.pop("@xmlns", None)
+        declared = global_element(self.contract.schema, str(element.tag))
+        if declared is not None:
+            value = with_empty_lists(value, declared)
         return Document.json(value, properties)
 
     async def _accept(
@@ -243,7 +246,7 @@ class SoapEndpoint:
     ) -> web.StreamResponse:
         if document.kind is BodyKind.JSON:
             stored = encode_request(
-                "json", orjson.dumps(document.body), "application/json", document.properties
+                "json", serialize_json(document.body), "application/json", document.properties
             )
         else:
             body = etree.tostring(document.body)
@@ -287,7 +290,7 @@ class SoapEndpoint:
             if document.kind is BodyKind.JSON:
                 namespace = etree.QName(output).namespace or ""
                 element: etree._Element = self.contract.schema.encode(  # type: ignore[assignment]
-                    document.body,
+                    encodable(document.body),
                     path=etree.QName(output).localname,
                     namespaces={"": namespace},
                     etree_element_class=etree.Element,
