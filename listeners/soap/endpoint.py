@@ -28,13 +28,13 @@ from listeners.soap.envelope import (
 )
 from listeners.soap.values import encodable, global_element, with_empty_lists
 from listeners.soap.wsdl import ServiceContract, generate_wsdl
-from runtime.codecs import MalformedXML, parse_xml, serialize_json
+from runtime.codecs import MalformedXML, parse_xml
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.document import BodyKind, Document
 from runtime.engine import ExecutionResult
 from runtime.errors import RequestError, WharfError
 from runtime.expressions import variables
-from runtime.inputs import encode_request
+from runtime.inputs import encode_request, encode_typed_request
 from runtime.routes import add_route
 from runtime.security.guard import Principal
 from runtime.xmljson import strip_indentation
@@ -245,9 +245,7 @@ class SoapEndpoint:
         self, trigger: SoapTrigger, process: Process, document: Document, version: SoapVersion
     ) -> web.StreamResponse:
         if document.kind is BodyKind.JSON:
-            stored = encode_request(
-                "json", serialize_json(document.body), "application/json", document.properties
-            )
+            stored = encode_typed_request(document.body, document.properties)
         else:
             body = etree.tostring(document.body)
             stored = encode_request("xml", body, "application/xml", document.properties)

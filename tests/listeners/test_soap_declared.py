@@ -3,6 +3,7 @@ exact decimals from the request through the process to the response and to SQL."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -287,3 +288,48 @@ def test_a_broken_imported_xsd_is_one_line_naming_its_file_and_line(tmp_path: Pa
     problems = [relative(problem, directory) for problem in validate_directory(directory)[1]]
     assert len(problems) == 1 and "\n" not in problems[0], problems
     assert "cannot load XSD types/i.xsd:3: unknown type 'xs:nope'" in problems[0], problems[0]
+
+
+async def test_decimals_stay_exact_through_the_inbox_of_an_async_operation(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'async.db'}"
+    files = book(url, "booked", "TEXT")
+    files["book.yaml"] = files["book.yaml"].replace(
+        "output: {total: decimal, amount: decimal}",
+        "output: {total: decimal, amount: decimal}\n"
+        "                mode: async\n"
+        "                ack: <bookResponse xmlns='urn:quote'><total>0</total>"
+        "<amount>0</amount></bookResponse>",
+    )
+    directory = write_files(fresh_dir(tmp_path), files)
+    processes, connections, problems = load_directory(directory)
+    assert problems == []
+    settings = Settings(admin_key=ADMIN_KEY, store=f"sqlite:///{tmp_path / 'store.db'}")
+    client = await admin_client(
+        aiohttp_client, create_app(processes, settings, connections=connections)
+    )
+    body = (
+        f'<s:Envelope xmlns:s="{ENV11}"><s:Body><book xmlns="{Q}"><id>A-1</id>'
+        f"<amount>12345678901234567.89</amount>{'<prices>0.10</prices>' * 3}"
+        "</book></s:Body></s:Envelope>"
+    )
+    response = await client.post("/soap/book", data=body, headers={"Content-Type": "text/xml"})
+    assert response.status == 200, await response.text()
+    execution = response.headers["X-Execution-Id"]
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:  # a worker runs the execution: poll its record until it is finished
+        found = await client.get(f"/api/executions/{execution}")
+        record = await found.json() if found.status == 200 else {}
+        if record.get("status") in ("succeeded", "failed"):
+            break
+        assert asyncio.get_running_loop().time() < deadline, record
+        await asyncio.sleep(0.05)
+    assert record["status"] == "succeeded", record
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            row = (await connection.execute(text("SELECT amount, total FROM booked"))).one()
+    finally:
+        await engine.dispose()
+    assert (row.amount, row.total) == ("12345678901234567.89", "0.30")
