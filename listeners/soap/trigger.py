@@ -51,7 +51,8 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
         None,
         description="Declared: request fields, name -> type (`string`, `int`, `decimal`, "
         "`boolean`, `date`, `dateTime`..., `[]` for lists, `?` for optional, a mapping for "
-        "nested fields).",
+        "a nested record, a one-item list `[{...}]` for a list of records). An omitted "
+        "repeated element arrives as `[]`; decimals arrive as exact Decimals.",
     )
     output: dict[str, Any] | None = Field(
         None, description="Declared: response fields (as `input`); none for one-way operations."
