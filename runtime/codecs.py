@@ -80,7 +80,8 @@ def parse_xml(data: bytes | str) -> etree._Element:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)
+        # Exact digits as a JSON number (12345678901234567.89 stays so, not a float).
+        return orjson.Fragment(str(value)) if value.is_finite() else None
     if isinstance(value, etree._Element):
         return value.xpath("string(.)")
     if isinstance(value, bytes):

@@ -95,8 +95,10 @@ def _filter_or_test(node: nodes.Filter | nodes.Test, compiler: _Compiler) -> Com
     env = compiler.env
     table = env.filters if isinstance(node, nodes.Filter) else env.tests
     function = table.get(node.name)
-    # Filters that need the render context (rare) keep the full Jinja2 path.
-    if function is None or getattr(function, "jinja_pass_arg", None) == "context":
+    # Filters that need the render context (map, select, selectattr...) keep the full
+    # Jinja2 path. `jinja_pass_arg` is an enum member (`_PassArg.context`), not a string.
+    passes = getattr(getattr(function, "jinja_pass_arg", None), "name", None)
+    if function is None or passes == "context":
         return None
     if node.node is None:
         return None

@@ -10,6 +10,7 @@ import base64
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from runtime import exact_json
 from runtime.codecs import MalformedBody, parse_json, parse_xml
 from runtime.document import Document
 from runtime.errors import RequestError
@@ -105,9 +106,18 @@ def encode_request(
     }
 
 
+def encode_typed_request(value: Any, properties: dict[str, Any]) -> dict[str, Any]:
+    """A typed JSON document (Decimals and all) as the inbox keeps it."""
+    request = encode_request("json", exact_json.dumps(value), "application/json", properties)
+    request["exact"] = True
+    return request
+
+
 def documents_from_request(request: dict[str, Any]) -> list[Document]:
     """Rebuild the input documents of a request kept by `encode_request`."""
     body = base64.b64decode(request.get("body") or "")
+    if request.get("exact"):
+        return [Document.json(exact_json.loads(body), request["properties"])]
     return documents_from_body(
         request.get("input", "raw"), body, request.get("media_type", ""), request["properties"]
     )

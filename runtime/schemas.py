@@ -18,6 +18,7 @@ import xmlschema
 from lxml import etree
 
 from runtime.errors import DocumentError
+from runtime.schema_errors import schema_problem
 
 MAX_REPORTED = 10
 
@@ -43,7 +44,7 @@ def load_xsd(path: Path) -> xmlschema.XMLSchema:
     try:
         return xmlschema.XMLSchema(str(path), allow="local", defuse="always")
     except (xmlschema.XMLSchemaException, OSError, etree.ParseError) as exc:
-        raise ValueError(f"cannot load XSD {path.name}: {_first_line(exc)}") from None
+        raise ValueError(f"cannot load XSD {schema_problem(exc, path)}") from None
 
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -125,10 +126,6 @@ def xsd_errors(schema: xmlschema.XMLSchemaBase, element: etree._Element) -> list
 
 def _reason(error: xmlschema.XMLSchemaValidationError) -> str:
     return str(error.reason or error.message).splitlines()[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def load_json_schema(source: Path | dict[str, Any]) -> jsonschema.protocols.Validator:

@@ -5,34 +5,36 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import xmlschema
 from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 from lxml import etree
 
-from listeners.gate import BYTES_IN, REJECTED, ListenerGate, add_listener_route, gate_for
+from listeners.gate import BYTES_IN, ListenerGate, add_listener_route, gate_for
 from listeners.requests import read_body, request_properties
 from listeners.responses import EXECUTION_HEADER
 from listeners.soap.envelope import (
     SOAP11,
+    SOAP12,
     Envelope,
     FaultCode,
     SoapFault,
     SoapVersion,
     build_envelope,
     build_fault,
+    header_blocks_not_understood,
     parse_envelope,
     version_of_content_type,
 )
+from listeners.soap.values import encodable, global_element, with_empty_lists
 from listeners.soap.wsdl import ServiceContract, generate_wsdl
 from runtime.codecs import MalformedXML, parse_xml
-from runtime.dispatch import Overloaded, Pending, parse_max_wait
+from runtime.dispatch import Pending, parse_max_wait
 from runtime.document import BodyKind, Document
 from runtime.engine import ExecutionResult
 from runtime.errors import RequestError, WharfError
 from runtime.expressions import variables
-from runtime.inputs import encode_request
+from runtime.inputs import encode_request, encode_typed_request
 from runtime.routes import add_route
 from runtime.security.guard import Principal
 from runtime.xmljson import strip_indentation
@@ -69,10 +71,9 @@ def _xml_response(
 
 
 def fault_response(fault: SoapFault, **headers: str) -> web.Response:
-    status = 503 if "Retry-After" in headers else 500
     if fault.execution_id:
         headers[EXECUTION_HEADER] = fault.execution_id
-    return _xml_response(fault.version, build_fault(fault), headers, status)
+    return _xml_response(fault.version, build_fault(fault), headers, fault.status)
 
 
 class SoapEndpoint:
@@ -81,10 +82,13 @@ class SoapEndpoint:
         self.state = state
         self.operations: dict[str, tuple[SoapTrigger, Process]] = {}
         self.gates: dict[str, ListenerGate] = {}  # operation -> its process's gate
+        self.limits: dict[str, int] = {}  # operation -> its body limit
         self.contract: ServiceContract | None = None
 
     def add(self, trigger: SoapTrigger, process: Process) -> None:
         self.operations[trigger.operation] = (trigger, process)
+        default = self.state.settings.max_body
+        self.limits[trigger.operation] = default if trigger.max_body is None else trigger.max_body
         self.gates[trigger.operation] = gate_for(trigger.auth, trigger, process, self.state)
         declared = [t.declared for t, _ in self.operations.values() if t.declared is not None]
         if declared and trigger.service and trigger.namespace:
@@ -103,45 +107,73 @@ class SoapEndpoint:
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Every answer but a result is a Fault of the caller's version (1.1 when its
+        Content-Type does not say): SOAP clients read nothing else."""
         mimetype = parse_mimetype(request.headers.get("Content-Type", ""))
         content_type = f"{mimetype.type}/{mimetype.subtype}" if mimetype.type else ""
         if mimetype.suffix:
             content_type += f"+{mimetype.suffix}"
         action = request.headers.get("SOAPAction", mimetype.parameters.get("action"))
         action = action.strip().strip('"') if action is not None else None
+        version = _version(content_type)
         try:
-            limit = self.state.settings.max_body
-            body = await read_body(request, limit)
+            # The operation is known only once the body is read: read up to the largest
+            # limit of the path's operations, then hold the body to its operation's.
+            body = await read_body(request, max(self.limits.values()))
             request[BYTES_IN] = len(body)
             envelope = parse_envelope(body, content_type, action)
             return await self._answer(request, envelope, body)
         except SoapFault as fault:
             return fault_response(fault)
-        except Overloaded as exc:
-            version = _version(content_type)
-            return fault_response(SoapFault(exc.detail, "receiver", version), **exc.headers)
         except RequestError as refused:
-            if REJECTED not in request:
-                raise  # not the gate's: a problem, as for any request (e.g. 415)
-            # The gate refused (401/403, 429, 503): a Fault of the caller's version.
+            # HTTP-level refusals (401/403, 413, 429, 503...) keep their status.
             code: FaultCode = "receiver" if refused.status >= 500 else "sender"
-            denied = SoapFault(refused.detail, code, _version(content_type))
-            return _xml_response(
-                denied.version, build_fault(denied), dict(refused.headers), refused.status
-            )
+            denied = SoapFault(refused.detail, code, version, status=refused.status)
+            return fault_response(denied, **refused.headers)
+        except WharfError as error:
+            code = "receiver" if error.status >= 500 else "sender"
+            return fault_response(SoapFault(error.detail, code, version))
+        except Exception:
+            log.exception("SOAP request to %s failed", self.path)
+            return fault_response(SoapFault("internal error", "receiver", version))
 
     async def _answer(
         self, request: web.Request, envelope: Envelope, body: bytes
     ) -> web.StreamResponse:
         assert self.contract is not None
         version = envelope.version
+        if version.name not in self.contract.versions:
+            supported = tuple(v for v in (SOAP11, SOAP12) if v.name in self.contract.versions)
+            raise SoapFault(
+                f"this service has no SOAP {version.name} binding; it speaks SOAP "
+                + " and ".join(v.name for v in supported),
+                "version",
+                version,
+                supported=supported,
+            )
         tag = str(envelope.body.tag)
         operation = self.contract.operation_for(tag, envelope.action)
         if operation is None or operation.name not in self.operations:
             raise SoapFault(f"no operation takes a {tag} element here", version=version)
+        limit = self.limits[operation.name]
+        if len(body) > limit:
+            raise SoapFault(
+                f"the request body is larger than the limit of {limit} bytes",
+                version=version,
+                status=413,
+            )
         gate = self.gates[operation.name]
         principal = await gate.admit(request, body)
         try:
+            trigger = self.operations[operation.name][0]
+            missing = header_blocks_not_understood(envelope, trigger.understood)
+            if missing:
+                raise SoapFault(
+                    "header blocks not understood: " + ", ".join(missing),
+                    "must_understand",
+                    version,
+                    not_understood=tuple(missing),
+                )
             return await self._run(request, envelope, operation.name, principal)
         finally:
             gate.release(request)
@@ -195,24 +227,25 @@ class SoapEndpoint:
             return Document.xml(element, properties)
         assert self.contract is not None
         try:
+            # xs:decimal stays a Decimal: exact through the process, the response and SQL.
             value = self.contract.schema.to_dict(
                 element,  # type: ignore[arg-type]
                 strip_namespaces=True,
-                decimal_type=float,
             )
         except xmlschema.XMLSchemaValidationError as exc:
             raise SoapFault(f"invalid request: {exc.reason}", version=version) from None
         if isinstance(value, dict):
             value.pop("@xmlns", None)
+        declared = global_element(self.contract.schema, str(element.tag))
+        if declared is not None:
+            value = with_empty_lists(value, declared)
         return Document.json(value, properties)
 
     async def _accept(
         self, trigger: SoapTrigger, process: Process, document: Document, version: SoapVersion
     ) -> web.StreamResponse:
         if document.kind is BodyKind.JSON:
-            stored = encode_request(
-                "json", orjson.dumps(document.body), "application/json", document.properties
-            )
+            stored = encode_typed_request(document.body, document.properties)
         else:
             body = etree.tostring(document.body)
             stored = encode_request("xml", body, "application/xml", document.properties)
@@ -255,7 +288,7 @@ class SoapEndpoint:
             if document.kind is BodyKind.JSON:
                 namespace = etree.QName(output).namespace or ""
                 element: etree._Element = self.contract.schema.encode(  # type: ignore[assignment]
-                    document.body,
+                    encodable(document.body),
                     path=etree.QName(output).localname,
                     namespaces={"": namespace},
                     etree_element_class=etree.Element,

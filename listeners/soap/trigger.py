@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from listeners.http import _PATH, RESERVED
 from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
     from runtime.engine import Process
     from runtime.state import RuntimeState
+
+_CLARK = re.compile(r"^(\{[^{}\s]+\})?[A-Za-z_][\w.-]*$")
 
 
 class Requirement(ComponentConfig):
@@ -48,7 +51,8 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
         None,
         description="Declared: request fields, name -> type (`string`, `int`, `decimal`, "
         "`boolean`, `date`, `dateTime`..., `[]` for lists, `?` for optional, a mapping for "
-        "nested fields).",
+        "a nested record, a one-item list `[{...}]` for a list of records). An omitted "
+        "repeated element arrives as `[]`; decimals arrive as exact Decimals.",
     )
     output: dict[str, Any] | None = Field(
         None, description="Declared: response fields (as `input`); none for one-way operations."
@@ -79,6 +83,13 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
         description="Who may call, as for HTTP listeners (failures are SOAP Faults with "
         "HTTP 401/403); default: security.yaml's `defaults.auth`.",
     )
+    understands: list[str] = Field(
+        default_factory=list,
+        description="Header blocks this operation accepts when the caller marks them "
+        "`mustUnderstand`, as `{namespace}name` (e.g. a WS-Security header a gateway in "
+        "front already checked). Wharf reads no header block itself; any other block that "
+        "must be understood by this node is a MustUnderstand fault.",
+    )
     require: list[Requirement] = Field(
         default_factory=list,
         description="Checks on the request before anything is stored or run; a failed "
@@ -87,6 +98,14 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
 
     _contract: ServiceContract = PrivateAttr()
     _contract_id: str = PrivateAttr()
+
+    @field_validator("understands")
+    @classmethod
+    def _clark_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _CLARK.match(name):
+                raise ValueError(f"{name!r} is not a header block name like '{{namespace}}name'")
+        return names
 
     @model_validator(mode="after")
     def _load_contract(self, info: ValidationInfo) -> SoapTrigger:
@@ -136,6 +155,10 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
         if self.wsdl is not None or self.input is None:
             return None
         return DeclaredOperation(self.operation, self.input, self.output)
+
+    @property
+    def understood(self) -> frozenset[str]:
+        return frozenset(self.understands)
 
     @property
     def as_json(self) -> bool:

@@ -22,6 +22,7 @@ from xmlschema.extras.wsdl import Wsdl11Document
 from xmlschema.validators import XsdElement
 
 from runtime.codecs import MalformedXML, parse_xml
+from runtime.schema_errors import schema_problem
 from runtime.schemas import XsdValidator, fast_schema
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
@@ -56,10 +57,18 @@ class ServiceContract:
     target_namespace: str
     operations: dict[str, OperationContract] = field(default_factory=dict)
     validator: XsdValidator = field(init=False)
+    versions: frozenset[str] = field(init=False)  # the SOAP versions it has bindings for
 
     def __post_init__(self) -> None:
-        inline = list(parse_xml(self.source).iter(f"{{{XSD_NS}}}schema"))
+        root = parse_xml(self.source)
+        inline = list(root.iter(f"{{{XSD_NS}}}schema"))
         self.validator = XsdValidator(self.schema, fast_schema(inline))
+        bindings = {
+            name
+            for name, ns in (("1.1", SOAP11_BINDING_NS), ("1.2", SOAP12_BINDING_NS))
+            if root.find(f"{{{WSDL_NS}}}binding/{{{ns}}}binding") is not None
+        }
+        self.versions = frozenset(bindings)
 
     def operation_for(self, element_tag: str, action: str | None) -> OperationContract | None:
         """Dispatch on the body element, and on SOAPAction when elements are ambiguous."""
@@ -122,8 +131,7 @@ def load_wsdl(path: Path) -> ServiceContract:
     except MalformedXML as exc:
         raise ValueError(f"invalid WSDL {path.name}: {exc.detail}") from None
     except (xmlschema.XMLSchemaException, etree.ParseError) as exc:
-        message = str(exc).strip().splitlines()[0]
-        raise ValueError(f"invalid WSDL {path.name}: {message}") from None
+        raise ValueError(f"invalid WSDL {schema_problem(exc, path)}") from None
 
 
 @dataclass
@@ -134,15 +142,31 @@ class DeclaredOperation:
 
 
 def _field(parent: etree._Element, name: str, spec: Any, where: str) -> None:
+    """One declared field: a type name (`decimal`, `string[]`, `date?`), a mapping (a
+    nested record) or a one-item list (`[{...}]` or `[type]`: repeated, zero or more)."""
     element = etree.SubElement(parent, f"{{{XSD_NS}}}element", name=name)
+    if isinstance(spec, list):
+        if len(spec) != 1 or isinstance(spec[0], list):
+            raise ValueError(
+                f"{where}.{name}: a list field holds one item, its element type "
+                "(`[{field: type}]` for records, or `[type]`)"
+            )
+        element.set("minOccurs", "0")
+        element.set("maxOccurs", "unbounded")
+        spec = spec[0]
     if isinstance(spec, dict):
+        if not spec:
+            raise ValueError(f"{where}.{name}: a record needs at least one field")
         complex_type = etree.SubElement(element, f"{{{XSD_NS}}}complexType")
         _sequence(complex_type, spec, f"{where}.{name}")
         return
     match = _FIELD_TYPE.match(str(spec))
     if not match or match.group("type") not in XSD_TYPES:
         known = ", ".join(sorted(XSD_TYPES))
-        raise ValueError(f"{where}.{name}: unknown type {spec!r} (use {known}, with [] and ?)")
+        raise ValueError(
+            f"{where}.{name}: unknown type {spec!r} (use {known}, with [] and ?, a mapping "
+            "for a record, or a one-item list for a list of records)"
+        )
     element.set("type", XSD_TYPES[match.group("type")])
     if match.group("list"):
         element.set("minOccurs", "0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,6 +114,8 @@ class SqlConnection(ConnectionConfig):
             engine = create_async_engine(
                 url, pool_size=self.pool_size, pool_timeout=self.timeout, pool_pre_ping=True
             )
+        if url.drivername.startswith("sqlite"):
+            event.listen(engine.sync_engine, "before_cursor_execute", _decimals, retval=True)
         if self.init:
             async with engine.begin() as connection:
                 for statement in self.init:
@@ -179,6 +182,25 @@ def _sqlite_wal(connection: Any, record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _decimals(
+    connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> tuple[str, Any]:
+    """SQLite's driver refuses Decimal parameters and SQLite has no exact numeric type:
+    a Decimal (e.g. an xs:decimal from a SOAP request) is bound as its exact digits, which
+    a TEXT column keeps and a NUMERIC or REAL column converts as it would any number."""
+    if many:
+        return statement, [_exact(row) for row in parameters]
+    return statement, _exact(parameters)
+
+
+def _exact(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in parameters.items()}
+    if isinstance(parameters, list | tuple):
+        return type(parameters)(str(v) if isinstance(v, Decimal) else v for v in parameters)
+    return parameters
 
 
 class SqlClient(ConnectionClient):

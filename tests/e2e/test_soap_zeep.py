@@ -77,3 +77,42 @@ def test_invalid_body_is_a_fault_naming_the_element(server: WharfServer) -> None
         binding.process_reply(soap, binding.get("getCustomer"), response)
     assert "customerNumber" in caught.value.message
     assert "invalid request" in caught.value.message
+
+
+@pytest.mark.parametrize("port", ["InvoiceServiceSoap11Port", "InvoiceServiceSoap12Port"])
+def test_lists_of_records_and_exact_decimals_through_zeep(server: WharfServer, port: str) -> None:
+    service = client(server, "/soap/invoices", "InvoiceService", port).service
+    tenth = Decimal("0.10")
+    result = service.totalInvoice(
+        invoiceId="I-1",
+        lines=[
+            {"sku": "A", "amount": tenth},
+            {"sku": "B", "amount": tenth, "discounts": [{"code": "D1", "amount": Decimal("0.01")}]},
+            {
+                "sku": "C",
+                "amount": tenth,
+                "discounts": [
+                    {"code": "D2", "amount": Decimal("0.02")},
+                    {"code": "D3", "amount": Decimal("0.03")},
+                ],
+            },
+        ],
+    )
+    assert (result.lineCount, result.gross, result.discount) == (
+        3,
+        Decimal("0.30"),
+        Decimal("0.06"),
+    )
+    assert result.total == Decimal("0.24")
+    assert result.skus == ["A", "B", "C"]
+    assert [line.sku for line in result.discounted] == ["B", "C"]
+    assert [d.code for d in result.discounted[1].discounts] == ["D2", "D3"]
+
+    big = service.totalInvoice(
+        invoiceId="I-2", lines=[{"sku": "X", "amount": Decimal("12345678901234567.89")}]
+    )
+    assert big.total == Decimal("12345678901234567.89")
+    assert big.discounted == []  # an empty list in the result: zero elements
+
+    empty = service.totalInvoice(invoiceId="I-3", lines=[])
+    assert (empty.lineCount, empty.total, empty.skus) == (0, Decimal(0), [])

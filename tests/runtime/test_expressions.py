@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,6 +26,12 @@ from runtime.expressions import (
     variables,
 )
 
+LINES = {
+    "lines": [
+        {"sku": "A", "price": Decimal("0.10"), "tags": []},
+        {"sku": "B", "price": Decimal("0.10"), "tags": ["x"]},
+    ]
+}
 PO = "urn:example:po"
 NS = {"po": PO}
 ORDER = parse_xml(
@@ -77,6 +84,11 @@ def render(source: str, doc: Any = None, props: dict[str, Any] | None = None, **
         ("7 // 2", None, 3),
         ("-doc.n", {"n": 4}, -4),
         ("'abc'.upper()", None, "ABC"),
+        # filters that take the render context (lists of records)
+        ("doc.lines | selectattr('tags', 'eq', []) | list | length", LINES, 1),
+        ("doc.lines | map(attribute='sku') | join(',')", LINES, "A,B"),
+        ("doc.lines | rejectattr('tags') | map(attribute='sku') | list", LINES, ["A"]),
+        ("doc.lines | map(attribute='price') | sum", LINES, Decimal("0.20")),
     ],
 )
 def test_expression_yields_native_value(source: str, doc: Any, expected: Any) -> None:
