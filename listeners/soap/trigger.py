@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from listeners.http import _PATH, RESERVED
 from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
@@ -88,12 +88,19 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
     _contract: ServiceContract = PrivateAttr()
     _contract_id: str = PrivateAttr()
 
+    @field_validator("path")
+    @classmethod
+    def _soap_path(cls, value: str) -> str:
+        # A field check, reported beside the contract's problems (a model validator would
+        # wait for every field to be valid).
+        if not _PATH.match(value) or "{" in value:
+            raise ValueError("a SOAP path starts with '/' and has no {parameters}")
+        if any(value == r or value.startswith(r + "/") for r in RESERVED):
+            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
+        return value
+
     @model_validator(mode="after")
     def _load_contract(self, info: ValidationInfo) -> SoapTrigger:
-        if not _PATH.match(self.path) or "{" in self.path:
-            raise ValueError("a SOAP path starts with '/' and has no {parameters}")
-        if any(self.path == r or self.path.startswith(r + "/") for r in RESERVED):
-            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
         declared = (self.service, self.namespace, self.input)
         if self.wsdl is not None:
             if any(value is not None for value in (*declared, self.output)):
