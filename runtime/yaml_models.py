@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from runtime.errors import NestedConfigError
 from runtime.secrets import LiteralSecretError, redact_text
 from runtime.suggest import fields_at, unknown_field
-from runtime.yaml_lines import Loc, format_loc, line_of, load_yaml
+from runtime.yaml_lines import Loc, file_loc, format_loc, line_of, load_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _EXTRA = "Extra inputs are not permitted"
@@ -42,6 +42,7 @@ class YamlFile:
     lines: dict[Loc, int]
 
     def problem(self, loc: Loc, message: str) -> LoadProblem:
+        loc = file_loc(loc, self.lines)
         return LoadProblem(self.display, line_of(loc, self.lines), format_loc(loc), message)
 
 

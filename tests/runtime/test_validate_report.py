@@ -138,6 +138,13 @@ def test_misspelt_names_in_connections_yaml(tmp_path: Path) -> None:
                   crm:
                     connector: sqll
                     url: sqlite+aiosqlite://
+                  api:
+                    connector: http
+                    base_url: https://api.example.com
+                    credentials:
+                      - kind: basic
+                        username: wharf
+                        pasword: ${env:API_PASSWORD}
             """,
             "p.yaml": "name: p\ntrigger: {http: {auth: none, path: /p}}\n",
         },
@@ -150,6 +157,11 @@ def test_misspelt_names_in_connections_yaml(tmp_path: Path) -> None:
         "\n".join(problems)
     )
     assert any("did you mean `sql`?" in p and p.startswith("connections.yaml:7") for p in problems)
+    # A member of a tagged union (`kind: basic`) is found, at the key's own line and path.
+    assert (
+        "connections.yaml:15 connections.api.credentials[0].pasword: unknown field `pasword`; "
+        "did you mean `password`?"
+    ) in problems
 
 
 LITERAL_SECRET = {
