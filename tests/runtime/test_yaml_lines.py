@@ -122,4 +122,4 @@ def test_file_loc_drops_the_parts_pydantic_adds() -> None:
     assert file_loc(tagged, lines) == ("credentials", 0, "pasword")
     assert line_of(file_loc(tagged, lines), lines) == 3
     # A key that is missing from the file (a required field) stays in the path.
-    assert file_loc(("credentials", 0, "basic", "password"), lines) == tagged[:3] + ("password",)
+    assert file_loc(("credentials", 0, "basic", "password"), lines) == (*tagged[:3], "password")
