@@ -78,9 +78,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from runtime.reference import process_json_schema
+    from runtime.reference import SCHEMAS
 
-    print(json.dumps(process_json_schema(), indent=2))
+    text = json.dumps(SCHEMAS[args.file](), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -145,7 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("directory")
     validate.set_defaults(func=_cmd_validate)
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of process files")
+    schema = commands.add_parser("schema", help="print the JSON Schema of a kind of YAML file")
+    schema.add_argument(
+        "file",
+        nargs="?",
+        default="process",
+        choices=["process", "connections", "security"],
+        help="process files (default), connections.yaml or security.yaml",
+    )
+    schema.add_argument("--output", help="write to this file instead of stdout")
     schema.set_defaults(func=_cmd_schema)
 
     docs = commands.add_parser("docs", help="print the component reference (Markdown)")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from runtime.document import Document
+from runtime.suggest import unknown_name
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -128,7 +129,7 @@ def single_key(data: Any, what: str, known: Sequence[str]) -> Any:
         )
     (kind,) = data
     if kind not in known:
-        raise ValueError(f"unknown {what} kind {kind!r}; known kinds: {', '.join(sorted(known))}")
+        raise ValueError(unknown_name(f"{what} kind", str(kind), known, "known kinds"))
     return data
 
 

@@ -22,16 +22,23 @@ from pydantic import ValidationError
 from runtime import registry
 from runtime.components import ConnectionClient, ConnectionConfig
 from runtime.errors import WharfError
+from runtime.secrets import LiteralSecretError
+from runtime.suggest import unknown_name
+from runtime.yaml_lines import format_loc
 from runtime.yaml_models import LoadProblem, read_yaml_file, validation_problems
 
 CONNECTIONS_FILES = ("connections.yaml", "connections.yml")
 
 
-def load_connections(directory: Path) -> tuple[dict[str, ConnectionConfig], list[LoadProblem]]:
+def load_connections(
+    directory: Path, refused: dict[str, str] | None = None
+) -> tuple[dict[str, ConnectionConfig], list[LoadProblem]]:
     """The connections of `directory/connections.yaml` (none if there is no such file).
 
     Each entry is validated by the model of its `connector`, so a problem is reported at
-    `connections.<name>.<field>`."""
+    `connections.<name>.<field>`. `refused` receives, per invalid connection, why, for
+    the processes that name it."""
+    refused = {} if refused is None else refused
     for name in CONNECTIONS_FILES:
         path = directory / name
         if path.is_file():
@@ -54,14 +61,32 @@ def load_connections(directory: Path) -> tuple[dict[str, ConnectionConfig], list
         kind = entry.get("connector") if isinstance(entry, dict) else None
         model = registry.CONNECTORS.get(str(kind))
         if model is None:
-            known = ", ".join(sorted(registry.CONNECTORS))
-            problems.append(file.problem((*loc, "connector"), f"give a connector: {known}"))
+            known = sorted(registry.CONNECTORS)
+            message = f"give a connector: {', '.join(known)}"
+            if isinstance(kind, str):
+                message = unknown_name("connector", kind, known, "known connectors")
+            problems.append(file.problem((*loc, "connector"), message))
+            refused[str(name)] = "is not valid (see its problems in connections.yaml)"
             continue
         try:
             connections[str(name)] = model.model_validate(entry, context={"base_dir": directory})
         except ValidationError as exc:
-            problems.extend(validation_problems(file, exc, loc))
+            problems.extend(validation_problems(file, exc, loc, model))
+            refused[str(name)] = _refusal(exc)
     return connections, problems
+
+
+def _refusal(exc: ValidationError) -> str:
+    """Why a process cannot use this connection, in the words of the process's problem."""
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, LiteralSecretError):
+            field = format_loc((*error["loc"], *cause.field))
+            return (
+                f"holds a literal secret in field `{field}`; use an env/file reference: "
+                "${env:NAME} or ${file:/path}"
+            )
+    return "is not valid (see its problems in connections.yaml)"
 
 
 class ConnectionNotFound(WharfError):

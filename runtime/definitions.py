@@ -78,6 +78,12 @@ class TriggerEntry(BaseModel):
     def _one_kind(cls, data: Any) -> Any:
         return single_key(data, "trigger", list(registry.TRIGGERS))
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> TriggerEntry:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("a trigger needs its configuration (e.g. `http: {path: /orders}`)")
+        return self
+
     def unwrap(self) -> tuple[str, TriggerConfig]:
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# One pattern for parsing and for the JSON Schema, so editors accept what the loader does.
+DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$"
+_PATTERN = re.compile(DURATION_PATTERN)
 
 
 def parse_duration(value: object) -> float:
@@ -29,6 +31,14 @@ def parse_duration(value: object) -> float:
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
-    Field(json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string"}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ],
+            "description": "seconds, or a string with a unit: `500ms`, `2s`, `1m`, `1h`, `1d`",
+        }
+    ),
 ]
 """A duration in seconds; YAML may say `250ms`, `2s`, `1.5m`, `1h` or a number of seconds."""

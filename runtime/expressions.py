@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuid_module
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Protocol
@@ -35,6 +35,8 @@ from runtime.errors import DocumentError, ExpressionError
 from runtime.fastpath import compile_fast
 
 NAMESPACES_VAR = "wharf_namespaces"
+# Result types that are certainly no lazy iterator (skips an ABC check per evaluation).
+_PLAIN = frozenset({str, int, float, bool, dict, list, type(None)})
 BASE_NAMES = frozenset({"doc", "props"})
 
 
@@ -199,6 +201,10 @@ class Expression:
                 result = self._compiled(**variables, **{NAMESPACES_VAR: self.namespaces})
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
+            if type(result) not in _PLAIN and isinstance(result, Iterator):
+                # `map`, `select`, `reverse`, `batch`... are lazy; a value must outlive the
+                # call (a property, a body), so it is collected here, as `| list` would.
+                result = list(result)
         except (TemplateError, DocumentError, ArithmeticError, TypeError, ValueError) as exc:
             raise ExpressionError(f"{self.source!r}: {exc}") from None
         return result

@@ -7,7 +7,9 @@ filters and tests (`doc.amount * 1.2`, `doc.lines | default([]) | length`,
 `doc.note is defined`) and calls of Wharf's own functions (`xpath(...)`) are turned here
 into plain closures. They go through the sandboxed environment's own `getattr`,
 `getitem`, `call_filter` and `call_test` and its undefined objects, so results and
-errors are what Jinja2 would give. Anything else returns None and runs through Jinja2.
+errors are what Jinja2 would give (tests/runtime/test_fastpath.py compares the two).
+Context filters (`map`, `select`...) get a render context made for their call only.
+Anything else returns None and runs through Jinja2.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import nodes
+from jinja2.runtime import Context, new_context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import _PassArg
 
 Compiled = Callable[[Mapping[str, Any]], Any]
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -75,6 +79,10 @@ class _Compiler:
     def compile(self, node: nodes.Node) -> Compiled | None:
         return _compile(node, self)
 
+    def render_context(self, names: Mapping[str, Any]) -> Context:
+        """The context a compiled Jinja2 expression would run in."""
+        return new_context(self.env, None, {}, {**names, **self.context}, False, self.env.globals)
+
     def arguments(
         self, node: nodes.Filter | nodes.Test | nodes.Call
     ) -> tuple[list[Compiled], dict[str, Compiled]] | None:
@@ -95,12 +103,7 @@ def _filter_or_test(node: nodes.Filter | nodes.Test, compiler: _Compiler) -> Com
     env = compiler.env
     table = env.filters if isinstance(node, nodes.Filter) else env.tests
     function = table.get(node.name)
-    # Filters that need the render context (map, select, selectattr...) keep the full
-    # Jinja2 path. `jinja_pass_arg` is an enum member (`_PassArg.context`), not a string.
-    passes = getattr(getattr(function, "jinja_pass_arg", None), "name", None)
-    if function is None or passes == "context":
-        return None
-    if node.node is None:
+    if function is None or node.node is None:
         return None
     value = compiler.compile(node.node)
     arguments = compiler.arguments(node)
@@ -109,6 +112,17 @@ def _filter_or_test(node: nodes.Filter | nodes.Test, compiler: _Compiler) -> Com
     args, kwargs = arguments
     name = node.name
     call = env.call_filter if isinstance(node, nodes.Filter) else env.call_test
+    if getattr(function, "jinja_pass_arg", None) is _PassArg.context:
+        # `map`, `select`, `selectattr`, `random`...: they read the environment and the
+        # names through a render context, made here only for them, as Jinja2 makes one.
+        make_context = compiler.render_context
+        return lambda names: call(
+            name,
+            value(names),
+            [arg(names) for arg in args],
+            {key: kwarg(names) for key, kwarg in kwargs.items()},
+            context=make_context(names),
+        )
     return lambda names: call(
         name,
         value(names),
@@ -159,6 +173,9 @@ def _compile(node: nodes.Node, compiler: _Compiler) -> Compiled | None:
     if isinstance(node, nodes.Name):
         name = node.name
         undefined = env.undefined
+        if name in env.globals:  # a render context finds the globals after the names
+            fallback = env.globals[name]
+            return lambda names: names.get(name, fallback)
         return lambda names: names[name] if name in names else undefined(name=name)
     if isinstance(node, nodes.Getattr):
         owner = _compile(node.node, compiler)

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from runtime.components import TriggerConfig
 from runtime.connections import CONNECTIONS_FILES, load_connections
-from runtime.definitions import ProcessDefinition
+from runtime.definitions import AnyTrigger, ProcessDefinition
 from runtime.engine import Process
 from runtime.errors import ConfigError
 from runtime.security.config import SECURITY_FILES, SecurityConfig
@@ -33,9 +36,14 @@ class ProcessLoadError(ConfigError):
 
 @dataclass
 class _Parsed:
+    """A process file, or what its valid parts say when it has problems elsewhere (its
+    trigger still takes part in the cross-file and access checks)."""
+
     path: Path
-    definition: ProcessDefinition
+    definition: ProcessDefinition | None
     lines: dict[Loc, int]
+    name: str | None
+    trigger: tuple[str, TriggerConfig] | None
 
 
 def process_files(directory: Path) -> list[Path]:
@@ -51,7 +59,7 @@ def process_files(directory: Path) -> list[Path]:
 
 
 def _parse_file(
-    path: Path, display: str, connections: dict[str, Any]
+    path: Path, display: str, connections: dict[str, Any], refused: dict[str, str]
 ) -> tuple[_Parsed | None, list[LoadProblem]]:
     file, problems = read_yaml_file(path, display)
     if file is None:
@@ -64,11 +72,25 @@ def _parse_file(
         "namespaces": namespaces if isinstance(namespaces, dict) else {},
         "base_dir": path.parent,
         "connections": connections,
+        "refused_connections": refused,
     }
     definition, model_problems = validate_file(file, ProcessDefinition, context)
     if definition is None:
-        return None, problems + model_problems
-    return _Parsed(path, definition, file.lines), problems
+        name = file.data.get("name")
+        trigger = _trigger_alone(file.data.get("trigger"), context)
+        partial = _Parsed(path, None, file.lines, name if isinstance(name, str) else None, trigger)
+        return partial, problems + model_problems
+    return _Parsed(
+        path, definition, file.lines, definition.name, definition.trigger.unwrap()
+    ), problems
+
+
+def _trigger_alone(data: Any, context: dict[str, Any]) -> tuple[str, TriggerConfig] | None:
+    """The trigger of a file with problems elsewhere, if the trigger itself is valid."""
+    try:
+        return AnyTrigger.model_validate(data, context=context).unwrap()
+    except ValidationError:
+        return None
 
 
 def _route_key(method: str, path: str) -> tuple[str, str]:
@@ -89,11 +111,14 @@ def _cross_file_problems(parsed: list[_Parsed], display: dict[Path, str]) -> lis
         )
 
     for item in parsed:
-        name = item.definition.name
-        if name in names:
+        name = item.name
+        if name is not None and name in names:
             clash(item, ("name",), f"process {name!r} is also defined in {display[names[name]]}")
-        names.setdefault(name, item.path)
-        kind, trigger = item.definition.trigger.unwrap()
+        if name is not None:
+            names.setdefault(name, item.path)
+        if item.trigger is None:
+            continue
+        kind, trigger = item.trigger
         loc: Loc = ("trigger", kind, "path")
         route = trigger.route_key()
         if route is not None:
@@ -112,7 +137,9 @@ def _cross_file_problems(parsed: list[_Parsed], display: dict[Path, str]) -> lis
                 clash(item, loc, f"operation {member!r} at {path} is also served by {other}")
             members.setdefault((path, member), item.path)
     for item in parsed:
-        kind, trigger = item.definition.trigger.unwrap()
+        if item.trigger is None:
+            continue
+        kind, trigger = item.trigger
         route = trigger.route_key()
         if route is not None and _route_key(*route)[1] in {_route_key("", p)[1] for p in endpoints}:
             clash(item, ("trigger", kind, "path"), f"{route[1]} is a SOAP endpoint's path")
@@ -128,7 +155,9 @@ def _access_problems(
         return []
     problems = []
     for item in parsed:
-        kind, trigger = item.definition.trigger.unwrap()
+        if item.trigger is None:
+            continue
+        kind, trigger = item.trigger
         if "auth" in type(trigger).model_fields and getattr(trigger, "auth", None) is None:
             loc: Loc = ("trigger", kind)
             problems.append(
@@ -156,14 +185,15 @@ def load_directory(
     """Processes, connection configs, and every problem found."""
     if not directory.is_dir():
         return [], {}, [LoadProblem(str(directory), 1, "", "not a directory")]
-    connections, problems = load_connections(directory)
+    refused: dict[str, str] = {}
+    connections, problems = load_connections(directory, refused)
     security, security_problems = load_security(directory)
     problems.extend(security_problems)
     files = process_files(directory)
     display = {path: str(path) for path in files}
     parsed: list[_Parsed] = []
     for path in files:
-        item, file_problems = _parse_file(path, display[path], connections)
+        item, file_problems = _parse_file(path, display[path], connections, refused)
         problems.extend(file_problems)
         if item is not None:
             parsed.append(item)
@@ -172,7 +202,7 @@ def load_directory(
         problems.extend(_access_problems(parsed, display, security))
     if not files:
         problems.append(LoadProblem(str(directory), 1, "", "no process files (*.yaml) found"))
-    processes = [Process(item.definition, item.path) for item in parsed]
+    processes = [Process(item.definition, item.path) for item in parsed if item.definition]
     return processes, connections, problems
 
 

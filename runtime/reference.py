@@ -3,20 +3,53 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from runtime import registry
 from runtime.definitions import ProcessDefinition
 from runtime.response import ResponseConfig
+from runtime.security.config import SecurityConfig
 
 SCHEMA_ID = "urn:wharf:schema:process"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _document(kind: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"$schema": DIALECT, "$id": f"urn:wharf:schema:{kind}", **model.model_json_schema()}
 
 
 def process_json_schema() -> dict[str, Any]:
-    schema = ProcessDefinition.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    """The schema of one process file, from the same models that validate it."""
+    return _document("process", ProcessDefinition)
+
+
+def connections_json_schema() -> dict[str, Any]:
+    """The schema of `connections.yaml`: each entry by the model its `connector` names,
+    as `runtime.connections.load_connections` picks it."""
+    kinds = tuple(registry.CONNECTORS[name] for name in sorted(registry.CONNECTORS))
+    entry = Annotated[Union[kinds], Field(discriminator="connector")]  # type: ignore[valid-type]  # noqa: UP007
+    model = create_model(
+        "ConnectionsFile",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="`connections.yaml`: named connections, each of one connector kind.",
+        connections=(dict[str, entry] | None, Field(None, description="name -> connection")),
+    )
+    return _document("connections", model)
+
+
+def security_json_schema() -> dict[str, Any]:
+    """The schema of `security.yaml`."""
+    return _document("security", SecurityConfig)
+
+
+SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "process": process_json_schema,
+    "connections": connections_json_schema,
+    "security": security_json_schema,
+}
 
 
 def _type_text(prop: dict[str, Any]) -> str:

@@ -30,6 +30,15 @@ class SecretError(ValueError):
     pass
 
 
+class LiteralSecretError(ValueError):
+    """A secret written literally where a reference belongs; `field` is its path below
+    the model that refused it, so the problem points at the line holding it."""
+
+    def __init__(self, field: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def is_reference(value: str) -> bool:
     return REFERENCE.fullmatch(value.strip()) is not None
 

@@ -71,3 +71,15 @@ def line_of(loc: Loc, lines: dict[Loc, int]) -> int:
         if loc[:end] in lines:
             return lines[loc[:end]]
     return 1
+
+
+def file_loc(loc: Loc, lines: dict[Loc, int]) -> Loc:
+    """`loc` without the parts pydantic adds that are not in the file: the tag of a union
+    member (`credentials[0].basic.pasword` is `credentials[0].pasword` in YAML)."""
+    kept: Loc = ()
+    for index, part in enumerate(loc):
+        following = loc[index + 1 : index + 2]
+        if (*kept, part) not in lines and following and (*kept, *following) in lines:
+            continue
+        kept = (*kept, part)
+    return kept

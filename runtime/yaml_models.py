@@ -14,10 +14,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from runtime.errors import NestedConfigError
-from runtime.secrets import redact_text
-from runtime.yaml_lines import Loc, format_loc, line_of, load_yaml
+from runtime.secrets import LiteralSecretError, redact_text
+from runtime.suggest import fields_at, unknown_field
+from runtime.yaml_lines import Loc, file_loc, format_loc, line_of, load_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_EXTRA = "Extra inputs are not permitted"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class YamlFile:
     lines: dict[Loc, int]
 
     def problem(self, loc: Loc, message: str) -> LoadProblem:
+        loc = file_loc(loc, self.lines)
         return LoadProblem(self.display, line_of(loc, self.lines), format_loc(loc), message)
 
 
@@ -60,8 +63,10 @@ def read_yaml_file(path: Path, display: str) -> tuple[YamlFile | None, list[Load
 
 
 def validation_problems(
-    file: YamlFile, exc: ValidationError, prefix: Loc = ()
+    file: YamlFile, exc: ValidationError, prefix: Loc = (), model: type[BaseModel] | None = None
 ) -> list[LoadProblem]:
+    """One problem per error, at its path; `model` (validated at `prefix`) names the fields
+    a misspelt one may have meant."""
     problems = []
     for error in exc.errors():
         loc: Loc = (*prefix, *error["loc"])
@@ -69,12 +74,25 @@ def validation_problems(
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, NestedConfigError):
             for sub_loc, sub_message in cause.errors:
+                sub_problem = (*error["loc"], *sub_loc)
+                sub_message = _worded(sub_message, sub_problem, model)
                 problems.append(file.problem((*loc, *sub_loc), redact_text(sub_message)))
             continue
+        if isinstance(cause, LiteralSecretError):
+            loc = (*loc, *cause.field)
+        message = _worded(message, error["loc"], model)
         message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         # A secret resolved during validation must not come back in the message.
         problems.append(file.problem(loc, redact_text(message)))
     return problems
+
+
+def _worded(message: str, loc: Loc, model: type[BaseModel] | None) -> str:
+    """pydantic's "Extra inputs are not permitted" as "unknown field `x`; did you mean..."."""
+    if message != _EXTRA or not loc or not isinstance(loc[-1], str):
+        return message
+    known = fields_at(model, loc[:-1]) if model is not None else None
+    return unknown_field(loc[-1], known)
 
 
 def validate_file(
@@ -83,4 +101,4 @@ def validate_file(
     try:
         return model.model_validate(file.data, context=context), []
     except ValidationError as exc:
-        return None, validation_problems(file, exc)
+        return None, validation_problems(file, exc, model=model)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from processes.connectors.base import check_connection_name
 from processes.connectors.paths import confine
@@ -117,17 +117,25 @@ class FilePollTrigger(ScheduledTrigger):
     def _known_connection(cls, value: str, info: ValidationInfo) -> str:
         return check_connection_name(value, info, cls.connector)
 
-    @model_validator(mode="after")
-    def _targets_elsewhere(self) -> FilePollTrigger:
+    @field_validator("directory")
+    @classmethod
+    def _directory_confined(cls, value: str) -> str:
         try:
-            confine(self.directory)
-            for name in ("done_directory", "error_directory"):
-                if posixpath.normpath(getattr(self, name)) == ".":
-                    raise ValueError(f"`{name}` must differ from `directory`")
-                confine(posixpath.join(self.directory, getattr(self, name)))
+            confine(value)
         except WharfError as exc:
             raise ValueError(exc.detail) from None
-        return self
+        return value
+
+    @field_validator("done_directory", "error_directory")
+    @classmethod
+    def _targets_elsewhere(cls, value: str, info: ValidationInfo) -> str:
+        if posixpath.normpath(value) == ".":
+            raise ValueError(f"`{info.field_name}` must differ from `directory`")
+        try:
+            confine(posixpath.join(info.data.get("directory", "."), value))
+        except WharfError as exc:
+            raise ValueError(exc.detail) from None
+        return value
 
     def source(self, process: Process, state: RuntimeState) -> Source:
         return FileSource(self, state.connections)

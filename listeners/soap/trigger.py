@@ -107,12 +107,19 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
                 raise ValueError(f"{name!r} is not a header block name like '{{namespace}}name'")
         return names
 
+    @field_validator("path")
+    @classmethod
+    def _soap_path(cls, value: str) -> str:
+        # A field check, reported beside the contract's problems (a model validator would
+        # wait for every field to be valid).
+        if not _PATH.match(value) or "{" in value:
+            raise ValueError("a SOAP path starts with '/' and has no {parameters}")
+        if any(value == r or value.startswith(r + "/") for r in RESERVED):
+            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
+        return value
+
     @model_validator(mode="after")
     def _load_contract(self, info: ValidationInfo) -> SoapTrigger:
-        if not _PATH.match(self.path) or "{" in self.path:
-            raise ValueError("a SOAP path starts with '/' and has no {parameters}")
-        if any(self.path == r or self.path.startswith(r + "/") for r in RESERVED):
-            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
         declared = (self.service, self.namespace, self.input)
         if self.wsdl is not None:
             if any(value is not None for value in (*declared, self.output)):

@@ -25,6 +25,9 @@ def check_connection_name(value: str, info: ValidationInfo, connector: str) -> s
     if known is None:
         return value  # validated outside a directory (a model on its own)
     config = known.get(value)
+    refused = (info.context or {}).get("refused_connections") or {}
+    if config is None and value in refused:
+        raise ValueError(f"connection {value!r} {refused[value]}")
     if config is None:
         names = ", ".join(sorted(known)) or "none defined"
         raise ValueError(f"no connection {value!r} in connections.yaml ({names})")

@@ -87,9 +87,11 @@ class HttpConnection(ConnectionConfig):
             for index, credential in enumerate(self.credentials):
                 for name, value in credential.secret_values().items():
                     if value and not secrets.is_reference(value):
-                        raise ValueError(
+                        raise secrets.LiteralSecretError(
+                            ("credentials", index, name),
                             f"credentials[{index}].{name} is a literal secret; write it as "
-                            "${env:NAME} or ${file:/path} (or mark the connection `insecure: true`)"
+                            "${env:NAME} or ${file:/path} (or mark the connection "
+                            "`insecure: true`)",
                         )
         for slot in _SLOT.findall(self.base_url):
             if slot not in self.variables:

@@ -123,8 +123,9 @@ class RemoteConnection(ConnectionConfig):
     @model_validator(mode="after")
     def _password_by_reference(self) -> RemoteConnection:
         if self.password and not self.insecure and not secrets.is_reference(self.password):
-            raise ValueError(
-                "password is a literal secret; write it as ${env:NAME} or ${file:/path}"
+            raise secrets.LiteralSecretError(
+                ("password",),
+                "password is a literal secret; write it as ${env:NAME} or ${file:/path}",
             )
         return self
 

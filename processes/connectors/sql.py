@@ -79,9 +79,10 @@ class SqlConnection(ConnectionConfig):
     def _no_literal_password(self) -> SqlConnection:
         url = make_url(secrets.REFERENCE.sub("REF", self.url))
         if url.password not in (None, "", "REF") and not self.insecure:
-            raise ValueError(
+            raise secrets.LiteralSecretError(
+                ("url",),
                 "the URL holds a literal password; write it as ${env:NAME} or ${file:/path} "
-                "(or mark the connection `insecure: true`)"
+                "(or mark the connection `insecure: true`)",
             )
         return self
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from runtime.components import TriggerConfig
 from runtime.durations import Duration, parse_duration
@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 MIN_INTERVAL_ENV = "WHARF_SCHEDULE_MIN_INTERVAL"
 # Interval schedules count from this instant, so every runtime computes the same slots.
 INTERVAL_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _in_zone(value: datetime, zone: tzinfo) -> datetime:
+    """A time without an offset is read in the trigger's time zone."""
+    return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
 def min_interval() -> float:
@@ -87,18 +92,40 @@ class ScheduledTrigger(TriggerConfig):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 
-    @model_validator(mode="after")
-    def _one_timing(self) -> ScheduledTrigger:
-        if (self.cron is None) == (self.every is None):
-            raise ValueError("give exactly one of `cron` and `every`")
-        if self.every is not None and self.every < min_interval():
+    # Each field checks itself, so one `wharf validate` reports every mistake at its line
+    # (a model validator runs only once all fields are valid, and stops at its first).
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_trigger(value, UTC)
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _minute_level(cls, value: float | None) -> float | None:
+        if value is not None and value < min_interval():
             raise ValueError(
                 f"`every` is at least {min_interval():g}s (minute-level scheduling); "
                 f"{MIN_INTERVAL_ENV} lowers it for tests"
             )
-        if self.start and self.end and self._aware(self.end) <= self._aware(self.start):
-            raise ValueError("`end` must be after `start`")
-        self._timing = self._build()  # compiles (and so checks) the cron expression
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if value is not None and start is not None:
+            zone = ZoneInfo(info.data.get("timezone") or "UTC")
+            if _in_zone(value, zone) <= _in_zone(start, zone):
+                raise ValueError("`end` must be after `start`")
+        return value
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> ScheduledTrigger:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("give exactly one of `cron` and `every`")
+        self._timing = self._build()
         return self
 
     @property
@@ -106,7 +133,7 @@ class ScheduledTrigger(TriggerConfig):
         return ZoneInfo(self.timezone)
 
     def _aware(self, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=self.zone)
+        return _in_zone(value, self.zone)
 
     def _build(self) -> BaseTrigger:
         start = self._aware(self.start) if self.start else None

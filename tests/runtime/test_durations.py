@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from runtime.durations import Duration, parse_duration
+from runtime.durations import DURATION_PATTERN, Duration, parse_duration
 
 MESSAGE = "a duration is a number of seconds or a string like '500ms', '2s', '1m'"
 
@@ -57,4 +57,9 @@ def test_duration_field() -> None:
     with pytest.raises(ValidationError, match="a duration cannot be negative"):
         Model.model_validate({"wait": -3})
     schema = Model.model_json_schema()["properties"]["wait"]
-    assert schema["anyOf"] == [{"type": "number"}, {"type": "string"}]
+    assert "type" not in schema  # a `type: number` beside the anyOf would refuse "250ms"
+    assert schema["anyOf"] == [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": DURATION_PATTERN},
+    ]
+    assert schema["default"] == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from runtime.yaml_lines import YamlProblem, format_loc, line_of, load_yaml
+from runtime.yaml_lines import YamlProblem, file_loc, format_loc, line_of, load_yaml
 
 TEXT = """\
 name: x
@@ -114,3 +114,12 @@ def test_line_of_falls_back_to_the_deepest_known_part() -> None:
     assert line_of(("steps", 7, "map"), lines) == 5
     assert line_of(("nowhere", "at", "all"), lines) == 1
     assert line_of(("x",), {}) == 1
+
+
+def test_file_loc_drops_the_parts_pydantic_adds() -> None:
+    _, lines, _ = load_yaml("credentials:\n  - kind: basic\n    pasword: x\n")
+    tagged = ("credentials", 0, "basic", "pasword")
+    assert file_loc(tagged, lines) == ("credentials", 0, "pasword")
+    assert line_of(file_loc(tagged, lines), lines) == 3
+    # A key that is missing from the file (a required field) stays in the path.
+    assert file_loc(("credentials", 0, "basic", "password"), lines) == (*tagged[:3], "password")

@@ -179,7 +179,7 @@ def test_literal_passwords_and_unknown_connections_are_refused(tmp_path: Path) -
     _, problems = load_connections(tmp_path)
     messages = [str(p) for p in problems]
     assert len(messages) == 2
-    assert "connections.leaky: " in messages[0] and "literal password" in messages[0]
+    assert "connections.leaky.url: " in messages[0] and "literal password" in messages[0]
     assert "hunter2" not in " ".join(messages)
     assert "connections.odd.url" in messages[1] and "driver 'oracle'" in messages[1]
     (tmp_path / "connections.yaml").write_text(
