@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema, model_validator
 
 from processes.connectors.base import ConnectorStep
 from processes.connectors.file import FileAccessError, FileClient
@@ -36,6 +36,9 @@ def body_bytes(document: Document) -> bytes:
     raise DocumentError("this document has no body to write")
 
 
+_WRITE_BEHAVIOURS = ("overwrite", "create", "append")
+
+
 class FileStep(ConnectorStep):
     connector = "file"
 
@@ -58,23 +61,49 @@ class FileWriteStep(FileStep):
     target: ValueField = Field(
         alias="path", description='Relative path, e.g. `"orders/{{ doc.id }}.json"`.'
     )
-    mode: Literal["overwrite", "create", "append"] = Field(
+    write: Literal["overwrite", "create", "append"] = Field(
         "overwrite", description="`create` fails when the file exists; `append` adds to it."
     )
-    permissions: str = Field(
+    mode: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": r"^0?[0-7]{3}$"},
+                    {"type": "integer", "minimum": 0, "maximum": 0o777},
+                    {"enum": list(_WRITE_BEHAVIOURS), "deprecated": True},
+                ]
+            }
+        ),
+    ] = Field(
         "0644",
         pattern=r"^0?[0-7]{3}$",
-        description='File permission bits in octal, quoted (`"0640"`); the process umask '
-        "still applies. An appended file keeps its permissions.",
+        description='File permission bits in octal (`"0640"`; an unquoted YAML `0640` is '
+        "read as octal too); the process umask still applies. An appended file keeps its "
+        "permissions.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _write_behaviour_spelt_as_mode(cls, data: Any) -> Any:
+        """`mode: create|append|overwrite` is the older spelling of `write:`; an integer
+        `mode` is YAML's reading of an unquoted octal literal (`0640` is 416)."""
+        if isinstance(data, dict):
+            mode = data.get("mode")
+            if mode in _WRITE_BEHAVIOURS and "write" not in data:
+                data = {**data, "write": mode}
+                del data["mode"]
+            elif isinstance(mode, int) and not isinstance(mode, bool):
+                data = {**data, "mode": format(mode, "04o")}
+        return data
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
         client = await self.client(execution)
         for document in documents:
             relative = _path(self.target, document)
             data = body_bytes(document)
-            permissions = int(self.permissions, 8)
-            written = await asyncio.to_thread(client.write, relative, data, self.mode, permissions)
+            permissions = int(self.mode, 8)
+            written = await asyncio.to_thread(client.write, relative, data, self.write, permissions)
             document.properties["file_path"] = str(written.relative_to(client.base))
         return documents
 

@@ -107,9 +107,11 @@ async def test_file_write_permissions(tmp_path: Path) -> None:
     (base / "p.yaml").write_text(
         "name: p\ntrigger: {http: {auth: none, path: /p}}\nsteps:\n"
         "  - file.write: {connection: box, path: \"'plain.txt'\"}\n"
-        '  - file.write: {connection: box, path: "\'private.txt\'", permissions: "0640"}\n'
-        "  - file.write: {connection: box, path: \"'log.txt'\", mode: append, "
-        'permissions: "0600"}\n'
+        '  - file.write: {connection: box, path: "\'private.txt\'", mode: "0640"}\n'
+        "  - file.write: {connection: box, path: \"'log.txt'\", write: append, "
+        'mode: "0600"}\n'
+        "  - file.write: {connection: box, path: \"'octal.txt'\", mode: 0604}\n"
+        "  - file.write: {connection: box, path: \"'old.txt'\", mode: create}\n"
     )
     processes, configs, problems = load_directory(base)
     assert problems == [], problems
@@ -124,10 +126,12 @@ async def test_file_write_permissions(tmp_path: Path) -> None:
     assert mode("plain.txt") == 0o644 & ~UMASK
     assert mode("private.txt") == 0o640 & ~UMASK
     assert mode("log.txt") == 0o600 & ~UMASK
+    assert mode("octal.txt") == 0o604 & ~UMASK
+    assert mode("old.txt") == 0o644 & ~UMASK
 
     (base / "bad.yaml").write_text(
         "name: bad\ntrigger: {http: {auth: none, path: /bad}}\nsteps:\n"
-        "  - file.write: {connection: box, path: \"'x'\", permissions: '999'}\n"
+        "  - file.write: {connection: box, path: \"'x'\", mode: '999'}\n"
     )
     _, _, problems = load_directory(base)
-    assert any("permissions" in str(problem) for problem in problems), problems
+    assert any("mode" in str(problem) for problem in problems), problems

@@ -68,7 +68,7 @@ async def test_read_list_and_create_mode(tmp_path: Path) -> None:
     process, connections, base = build(
         tmp_path,
         """
-        - file.write: {connection: box, path: "'x/' ~ doc.name", mode: create}
+        - file.write: {connection: box, path: "'x/' ~ doc.name", write: create}
         """,
     )
     first = await process.execute([Document.text("one", "text/plain", {})], connections=connections)
