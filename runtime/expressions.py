@@ -32,7 +32,7 @@ from pydantic import PlainValidator, ValidationInfo, WithJsonSchema
 
 from runtime.document import Document
 from runtime.errors import DocumentError, ExpressionError
-from runtime.fastpath import compile_fast
+from runtime.fastpath import ARITHMETIC, compile_fast
 
 NAMESPACES_VAR = "wharf_namespaces"
 # Result types that are certainly no lazy iterator (skips an ABC check per evaluation).
@@ -116,10 +116,20 @@ class StrictChainableUndefined(ChainableUndefined, StrictUndefined):
     works when `a` is missing: attribute access chains on, like optional chaining."""
 
 
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, with arithmetic that mixes exact decimals and float literals as the
+    fast path does (runtime/fastpath.py)."""
+
+    intercepted_binops = frozenset(ARITHMETIC)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        return ARITHMETIC[operator](left, right)
+
+
 def _make_env(
     autoescape: bool, finalize: Callable[[Any], Any] | None = None
 ) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Environment(
         undefined=StrictChainableUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,

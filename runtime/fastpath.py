@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from jinja2 import nodes
@@ -26,13 +27,43 @@ from jinja2.utils import _PassArg
 Compiled = Callable[[Mapping[str, Any]], Any]
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
+
+def exact_arithmetic(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`op`, which also takes a Decimal with a float (`doc.amount * 1.2` on an exact
+    `decimal` field): the float becomes the Decimal of its shortest text, so the result
+    stays exact. Plain Python refuses the mix; the check runs only when it does."""
+
+    def apply(left: Any, right: Any) -> Any:
+        try:
+            return op(left, right)
+        except TypeError:
+            if isinstance(left, Decimal) and isinstance(right, float):
+                return op(left, Decimal(repr(right)))
+            if isinstance(right, Decimal) and isinstance(left, float):
+                return op(Decimal(repr(left)), right)
+            raise
+
+    return apply
+
+
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    symbol: exact_arithmetic(op)
+    for symbol, op in (
+        ("+", operator.add),
+        ("-", operator.sub),
+        ("*", operator.mul),
+        ("/", operator.truediv),
+        ("//", operator.floordiv),
+        ("%", operator.mod),
+    )
+}
 _BINARY: dict[type[nodes.Node], Callable[[Any, Any], Any]] = {
-    nodes.Add: operator.add,
-    nodes.Sub: operator.sub,
-    nodes.Mul: operator.mul,
-    nodes.Div: operator.truediv,
-    nodes.FloorDiv: operator.floordiv,
-    nodes.Mod: operator.mod,
+    nodes.Add: ARITHMETIC["+"],
+    nodes.Sub: ARITHMETIC["-"],
+    nodes.Mul: ARITHMETIC["*"],
+    nodes.Div: ARITHMETIC["/"],
+    nodes.FloorDiv: ARITHMETIC["//"],
+    nodes.Mod: ARITHMETIC["%"],
 }
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "eq": operator.eq,

@@ -89,6 +89,11 @@ def render(source: str, doc: Any = None, props: dict[str, Any] | None = None, **
         ("doc.lines | map(attribute='sku') | join(',')", LINES, "A,B"),
         ("doc.lines | rejectattr('tags') | map(attribute='sku') | list", LINES, ["A"]),
         ("doc.lines | map(attribute='price') | sum", LINES, Decimal("0.20")),
+        # exact decimals meet float literals as their digits, on both paths
+        ("doc.lines[0].price * 1.2", LINES, Decimal("0.120")),
+        ("1.1 + doc.lines[0].price", LINES, Decimal("1.20")),
+        ("(doc.lines | map(attribute='price') | sum) - 0.05", LINES, Decimal("0.15")),
+        ("doc.n * 1.5", {"n": 0.1}, 0.1 * 1.5),
     ],
 )
 def test_expression_yields_native_value(source: str, doc: Any, expected: Any) -> None:
