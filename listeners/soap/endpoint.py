@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import xmlschema
 from aiohttp import web
 from aiohttp.helpers import parse_mimetype
@@ -26,7 +25,7 @@ from listeners.soap.envelope import (
     version_of_content_type,
 )
 from listeners.soap.wsdl import ServiceContract, generate_wsdl
-from runtime.codecs import MalformedXML, parse_xml
+from runtime.codecs import MalformedXML, parse_xml, serialize_json
 from runtime.dispatch import Overloaded, Pending, parse_max_wait
 from runtime.document import BodyKind, Document
 from runtime.engine import ExecutionResult
@@ -211,7 +210,7 @@ class SoapEndpoint:
     ) -> web.StreamResponse:
         if document.kind is BodyKind.JSON:
             stored = encode_request(
-                "json", orjson.dumps(document.body), "application/json", document.properties
+                "json", serialize_json(document.body), "application/json", document.properties
             )
         else:
             body = etree.tostring(document.body)

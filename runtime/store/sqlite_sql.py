@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import aiosqlite
-import orjson
 
+from runtime.codecs import parse_json, serialize_json
 from runtime.store.base import ExecutionRecord
 
 MIGRATIONS: list[str] = [
@@ -152,11 +152,12 @@ async def write_rows(
 
 
 def to_json(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
+    """Record parts as JSON; integers beyond 64 bits are kept exactly (see codecs)."""
+    return None if value is None else serialize_json(value)
 
 
 def from_json(value: bytes | None) -> Any:
-    return None if value is None else orjson.loads(value)
+    return None if value is None else parse_json(value)
 
 
 def record_params(record: ExecutionRecord) -> tuple[Any, ...]:

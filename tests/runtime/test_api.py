@@ -264,3 +264,24 @@ async def test_retry_of_failed_execution(client: Client) -> None:
     conflict = await client.post(f"/api/executions/{ok['execution_id']}/retry")
     assert conflict.status == 409
     assert (await client.post("/api/executions/nope/retry")).status == 404
+
+
+async def test_big_integers_stay_exact_through_the_store_and_the_api(client: Client) -> None:
+    big = 123456789012345678901234567890
+    raw = b'{"n": 123456789012345678901234567890}'
+    response = await client.post("/echo", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status == 202, await response.text()
+    record = await wait_for_status(client, (await response.json())["execution_id"], "succeeded")
+    assert record["input"][0]["body"]["n"] == big
+    assert record["output"][0]["body"]["n"] == 2 * big
+    text = await (await client.get(f"/api/executions/{record['id']}")).text()
+    assert str(2 * big) in text and "e+" not in text
+
+    envelope = b'{"body": {"n": 123456789012345678901234567890}}'
+    response = await client.post(
+        "/api/processes/echo/executions?wait=5000",
+        data=envelope,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 200, await response.text()
+    assert str(2 * big) in await response.text()
