@@ -13,7 +13,7 @@ from runtime.codecs import parse_json, serialize_json
 from runtime.connection_checks import check_connection
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.errors import RequestError
-from runtime.inputs import documents_from_request, encode_request
+from runtime.inputs import documents_from_request, encode_request, request_fingerprint
 from runtime.openapi import openapi_document
 from runtime.recording import snapshots
 from runtime.security.admin import add_admin_route
@@ -21,6 +21,7 @@ from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
 
 MAX_PAGE = 500
+ADMIN_SCOPE = "admin"  # whose idempotency keys the Execute API's are
 STATUSES = ("queued", "running", "succeeded", "failed")
 
 
@@ -160,11 +161,15 @@ async def execute_process(request: web.Request) -> web.Response:
     stored = _execute_request(envelope)
     wait = request.query.get("wait")
     if wait is None:
+        # Admin credentials share one scope, apart from every listener's callers; a key
+        # reused for another request is refused (422).
         accepted = await state.dispatcher.accept(
             process,
             stored,
             trigger="api",
             idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_scope=ADMIN_SCOPE,
+            request_hash=request_fingerprint(stored),
         )
         return accepted_response(accepted.execution_id, duplicate=accepted.duplicate)
     max_wait = parse_max_wait(wait, None)

@@ -30,6 +30,12 @@ from runtime.store import Accepted, ExecutionRecord, InboxItem, Store
 log = logging.getLogger("wharf.dispatch")
 
 
+class IdempotencyKeyReused(RequestError):
+    status = 422
+    problem = "idempotency-key-reused"
+    title = "Idempotency key reused"
+
+
 class Overloaded(RequestError):
     def __init__(self, detail: str, retry_after: int = 1):
         super().__init__(
@@ -143,7 +149,12 @@ class Dispatcher:
         trigger: str = "listener",
         idempotency_key: str | None = None,
         parent_id: str | None = None,
+        idempotency_scope: str = "",
+        request_hash: str | None = None,
     ) -> Accepted:
+        """Keep a request durably and queue it. An idempotency key belongs to the caller
+        (`idempotency_scope`); with a `request_hash`, reusing it for another request is
+        refused with 422."""
         self._reserve()
         item = InboxItem(
             id=new_execution_id(),
@@ -153,6 +164,8 @@ class Dispatcher:
             request=request,
             idempotency_key=idempotency_key,
             parent_id=parent_id,
+            idempotency_scope=idempotency_scope,
+            request_hash=request_hash,
         )
         try:
             accepted = await self.store.accept(item)
@@ -161,6 +174,11 @@ class Dispatcher:
             raise
         if accepted.duplicate:
             self.outstanding -= 1
+            if accepted.conflict:
+                raise IdempotencyKeyReused(
+                    f"idempotency key {idempotency_key!r} was already used for another request "
+                    f"(execution {accepted.execution_id}); a new request needs a new key"
+                )
         else:
             self._queue.put_nowait(item)
         return accepted

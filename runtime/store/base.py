@@ -22,6 +22,12 @@ class InboxItem:
     request: dict[str, Any]  # body (base64), media type, properties
     idempotency_key: str | None = None
     parent_id: str | None = None
+    # Whose key it is (e.g. `api_key:key:<id>`; empty for anonymous callers): one caller's
+    # key never finds another caller's execution.
+    idempotency_scope: str = ""
+    # A hash of the request a key was first used with; None when the key is taken from
+    # the body by the process's own expression (it then names the delivery by itself).
+    request_hash: str | None = None
 
 
 @dataclass(slots=True)
@@ -137,6 +143,7 @@ class ApiKeyRecord:
 class Accepted:
     execution_id: str
     duplicate: bool  # an earlier delivery with the same idempotency key was found
+    conflict: bool = False  # ... but with another request: the key was reused (422)
 
 
 class Store(ABC):
@@ -184,7 +191,8 @@ class Store(ABC):
         """Writes queued but not yet committed (for back-pressure)."""
 
     @abstractmethod
-    async def find_idempotent(self, process: str, key: str) -> str | None: ...
+    async def find_idempotent(self, process: str, key: str, scope: str = "") -> str | None:
+        """The execution that a caller's (scope's) idempotency key names, if any."""
 
     @abstractmethod
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None: ...

@@ -70,6 +70,20 @@ class _Write:
         self.job = job
 
 
+_KeyScope = tuple[str, str, str]  # process, caller scope, idempotency key
+_Owner = tuple[str, str | None]  # the execution a key names, its request hash
+
+
+def _accepted(item: InboxItem, owners: dict[_KeyScope, _Owner]) -> Accepted:
+    """A new execution, the key's earlier one, or a conflict (same key, another request)."""
+    key = (item.process, item.idempotency_scope, item.idempotency_key or "")
+    owner, first_hash = owners.get(key, (item.id, item.request_hash))
+    if owner == item.id:
+        return Accepted(owner, duplicate=False)
+    conflict = None not in (first_hash, item.request_hash) and first_hash != item.request_hash
+    return Accepted(owner, duplicate=True, conflict=conflict)
+
+
 class SQLiteStore(ScheduleState, SecurityState, Store):
     def __init__(self, path: str, *, max_batch: int = 1024):
         self.path = path
@@ -218,7 +232,16 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
                     ACCEPT_EXECUTION,
                     ACCEPT_ROW,
                     [
-                        (i.id, i.process, i.trigger, i.received_at, i.parent_id, i.idempotency_key)
+                        (
+                            i.id,
+                            i.process,
+                            i.trigger,
+                            i.received_at,
+                            i.parent_id,
+                            i.idempotency_key,
+                            i.idempotency_scope,
+                            i.request_hash,
+                        )
                         for i in accepts
                     ],
                 )
@@ -255,32 +278,35 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
             if write.item is None:
                 results.append(job_results.get(id(write)))
                 continue
-            item = write.item
-            owner = owners.get((item.process, item.idempotency_key or ""), item.id)
-            results.append(Accepted(owner, duplicate=owner != item.id))
+            results.append(_accepted(write.item, owners))
         return results
 
-    async def _idempotency_owners(self, items: list[InboxItem]) -> dict[tuple[str, str], str]:
-        owners: dict[tuple[str, str], str] = {}
+    async def _idempotency_owners(self, items: list[InboxItem]) -> dict[_KeyScope, _Owner]:
+        owners: dict[_KeyScope, _Owner] = {}
         for item in items:
             if item.idempotency_key is None:
                 continue
-            found = await self._find_key(item.process, item.idempotency_key)
+            scope = (item.process, item.idempotency_scope, item.idempotency_key)
+            found = await self._find_key(*scope)
             if found is not None:
-                owners[(item.process, item.idempotency_key)] = found
+                owners[scope] = found
         return owners
 
-    async def _find_key(self, process: str, key: str) -> str | None:
-        sql = "SELECT id FROM executions WHERE process = ? AND idempotency_key = ?"
-        async with self.conn.execute(sql, (process, key)) as cursor:
+    async def _find_key(self, process: str, scope: str, key: str) -> _Owner | None:
+        sql = (
+            "SELECT id, request_hash FROM executions "
+            "WHERE process = ? AND idempotency_scope = ? AND idempotency_key = ?"
+        )
+        async with self.conn.execute(sql, (process, scope, key)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), row[1])
 
     # --- reads ---------------------------------------------------------------------------
 
-    async def find_idempotent(self, process: str, key: str) -> str | None:
+    async def find_idempotent(self, process: str, key: str, scope: str = "") -> str | None:
         await self._barrier()
-        return await self._find_key(process, key)
+        found = await self._find_key(process, scope, key)
+        return None if found is None else found[0]
 
     async def unfinished(self) -> list[InboxItem]:
         await self._barrier()

@@ -108,6 +108,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, period)
     );
     """,
+    # 4: idempotency keys belong to a caller and to the request they were first used with
+    """
+    ALTER TABLE executions ADD COLUMN idempotency_scope TEXT NOT NULL DEFAULT '';
+    ALTER TABLE executions ADD COLUMN request_hash TEXT;
+    DROP INDEX executions_idempotency;
+    CREATE UNIQUE INDEX executions_idempotency_scoped
+        ON executions (process, idempotency_scope, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    """,
 ]
 
 RECORD_COLUMNS = (
@@ -129,9 +138,10 @@ UPSERT = (
     WHERE executions.status NOT IN ('succeeded', 'failed')
         OR excluded.status IN ('succeeded', 'failed')"""
 )
-ACCEPT_ROW = "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?)"
+ACCEPT_ROW = "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?, ?, ?)"
 ACCEPT_EXECUTION = (
-    f"INSERT INTO executions ({RECORD_COLUMNS}) VALUES {{rows}} ON CONFLICT DO NOTHING"
+    f"INSERT INTO executions ({RECORD_COLUMNS}, idempotency_scope, request_hash) "
+    "VALUES {rows} ON CONFLICT DO NOTHING"
 )
 # Only items whose execution row went in (not an idempotent duplicate) enter the inbox.
 INBOX_ROW = "(?, ?, ?, ?, ?, ?, ?)"

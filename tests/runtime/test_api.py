@@ -285,3 +285,14 @@ async def test_big_integers_stay_exact_through_the_store_and_the_api(client: Cli
     )
     assert response.status == 200, await response.text()
     assert str(2 * big) in await response.text()
+
+
+async def test_execute_api_refuses_a_key_reused_for_another_request(client: Client) -> None:
+    url, headers = "/api/processes/echo/executions", {"Idempotency-Key": "api-1"}
+    first = await client.post(url, json={"body": {"n": 1}}, headers=headers)
+    assert first.status == 202
+    again = await client.post(url, json={"body": {"n": 1}}, headers=headers)
+    assert (await again.json())["execution_id"] == (await first.json())["execution_id"]
+    other = await client.post(url, json={"body": {"n": 2}}, headers=headers)
+    assert other.status == 422
+    assert (await other.json())["type"] == "urn:wharf:problem:idempotency-key-reused"

@@ -136,3 +136,29 @@ async def test_retention_by_age_and_count(store: SQLiteStore) -> None:
     assert await store.prune(older_than=None, keep=3) == 1
     left = {r.id for r in await store.list_executions(ExecutionQuery())}
     assert left == {running, *sorted(recent)[1:]}
+
+
+async def test_idempotency_keys_are_scoped_to_callers_and_bound_to_requests(
+    store: SQLiteStore,
+) -> None:
+    def scoped(scope: str, fingerprint: str | None) -> InboxItem:
+        made = item("k")
+        made.idempotency_scope, made.request_hash = scope, fingerprint
+        return made
+
+    alpha, beta = scoped("key:a", "h1"), scoped("key:b", "h2")
+    a, b = await asyncio.gather(store.accept(alpha), store.accept(beta))
+    assert (a.execution_id, a.duplicate, a.conflict) == (alpha.id, False, False)
+    assert (b.execution_id, b.duplicate, b.conflict) == (beta.id, False, False)
+    same = await store.accept(scoped("key:a", "h1"))
+    assert (same.execution_id, same.duplicate, same.conflict) == (alpha.id, True, False)
+    other = scoped("key:a", "h3")
+    changed = await store.accept(other)
+    assert (changed.execution_id, changed.duplicate, changed.conflict) == (alpha.id, True, True)
+    assert await store.get_execution(other.id) is None
+    assert {u.id for u in await store.unfinished()} == {alpha.id, beta.id}
+    assert await store.find_idempotent("p", "k", "key:b") == beta.id
+    # In one batch too: the first of two different requests wins, the second conflicts.
+    first, second = scoped("key:c", "x"), scoped("key:c", "y")
+    c1, c2 = await asyncio.gather(store.accept(first), store.accept(second))
+    assert (c1.duplicate, c2.execution_id, c2.conflict) == (False, first.id, True)
