@@ -231,7 +231,7 @@ async def retry_execution(request: web.Request) -> web.Response:
             title="Conflict",
         )
     accepted = await state.dispatcher.accept(
-        process, stored, trigger="retry", parent_id=execution_id
+        process, stored, trigger="retry", parent_id=execution_id, retry_of=record
     )
     return accepted_response(accepted.execution_id)
 

@@ -25,7 +25,7 @@ from runtime.ids import new_execution_id
 from runtime.inputs import documents_from_request
 from runtime.metrics import Metrics
 from runtime.recording import execution_record, snapshots
-from runtime.store import Accepted, ExecutionRecord, InboxItem, Store
+from runtime.store import Accepted, Attempt, ExecutionRecord, InboxItem, Store
 
 log = logging.getLogger("wharf.dispatch")
 
@@ -151,6 +151,7 @@ class Dispatcher:
         parent_id: str | None = None,
         idempotency_scope: str = "",
         request_hash: str | None = None,
+        retry_of: ExecutionRecord | None = None,
     ) -> Accepted:
         """Keep a request durably and queue it. An idempotency key belongs to the caller
         (`idempotency_scope`); with a `request_hash`, reusing it for another request is
@@ -167,6 +168,8 @@ class Dispatcher:
             idempotency_scope=idempotency_scope,
             request_hash=request_hash,
         )
+        if retry_of is not None:  # a retry is the next attempt, with the same step tokens
+            item.attempt, item.attempts, item.token_root = retry_of.next_attempt()
         try:
             accepted = await self.store.accept(item)
         except BaseException:
@@ -195,6 +198,17 @@ class Dispatcher:
 
     async def _run_item(self, item: InboxItem) -> None:
         try:
+            # Durable before any step runs: a crash from here on shows as an attempt.
+            attempt = await self.store.start_attempt(item.id, time.time())
+            if attempt.earlier and attempt.earlier[-1]["status"] == "interrupted":
+                log.warning(
+                    "execution %s of %s runs again as attempt %d: the runtime stopped during "
+                    "attempt %d",
+                    item.id,
+                    item.process,
+                    attempt.number,
+                    attempt.number - 1,
+                )
             process = self.processes.get(item.process)
             if process is None:
                 log.error("inbox item %s names unknown process %s", item.id, item.process)
@@ -205,7 +219,9 @@ class Dispatcher:
             except WharfError as exc:
                 await self._save_unrunnable(item, exc.detail)
                 return
-            await self._execute(process, documents, item.trigger, item.id, item, finish_inbox=True)
+            await self._execute(
+                process, documents, item.trigger, item.id, item, finish_inbox=True, attempt=attempt
+            )
         except Exception:
             log.exception("worker failed on inbox item %s; it stays in the inbox", item.id)
         finally:
@@ -275,14 +291,21 @@ class Dispatcher:
         *,
         finish_inbox: bool = False,
         created_at: float | None = None,
+        attempt: Attempt | None = None,
     ) -> ExecutionResult:
         """Run and record. Inbox items wait for their record's commit (it marks them done);
         inline runs queue it, waiting only when the store falls behind."""
         definition = process.definition
         level = definition.record
         inputs = snapshots(documents, definition.redact) if level != "summary" else None
+        attempt = attempt or Attempt(1, [])
         result = await process.execute(
-            documents, trigger=trigger, execution_id=execution_id, connections=self.connections
+            documents,
+            trigger=trigger,
+            execution_id=execution_id,
+            connections=self.connections,
+            attempt=attempt.number,
+            token_root=attempt.token_root,
         )
         if self.metrics is not None:
             self.metrics.observe_execution(process.name, trigger, str(result.execution.status))
@@ -295,6 +318,7 @@ class Dispatcher:
             created_at=item.received_at if item else created_at,
             parent_id=item.parent_id if item else None,
             idempotency_key=item.idempotency_key if item else None,
+            attempts=attempt.earlier,
         )
         if item is not None:
             await self.store.save_execution(record, finish_inbox=finish_inbox)

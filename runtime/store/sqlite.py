@@ -18,7 +18,15 @@ from typing import Any
 import aiosqlite
 import orjson
 
-from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
+from runtime.store.base import (
+    INTERRUPTED,
+    Accepted,
+    Attempt,
+    ExecutionQuery,
+    ExecutionRecord,
+    InboxItem,
+    Store,
+)
 from runtime.store.sqlite_schedules import ScheduleState
 from runtime.store.sqlite_security import SecurityState
 from runtime.store.sqlite_sql import (
@@ -30,8 +38,10 @@ from runtime.store.sqlite_sql import (
     RECORD_COLUMNS,
     RECORD_ROW,
     UPSERT,
+    from_json,
     record_from_row,
     record_params,
+    to_json,
     write_rows,
 )
 
@@ -239,6 +249,9 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
                             i.received_at,
                             i.parent_id,
                             i.idempotency_key,
+                            i.attempt,
+                            to_json(i.attempts),
+                            i.token_root,
                             i.idempotency_scope,
                             i.request_hash,
                         )
@@ -300,6 +313,42 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
         async with self.conn.execute(sql, (process, scope, key)) as cursor:
             row = await cursor.fetchone()
         return None if row is None else (str(row[0]), row[1])
+
+    async def start_attempt(self, execution_id: str, started_at: float) -> Attempt:
+        async def job(conn: aiosqlite.Connection) -> Attempt:
+            claims_sql = "UPDATE inbox SET claims = claims + 1 WHERE id = ? RETURNING claims"
+            async with conn.execute(claims_sql, (execution_id,)) as cursor:
+                row = await cursor.fetchone()
+            claims = int(row[0]) if row else 1
+            sql = "SELECT attempt, attempts, started_at, token_root FROM executions WHERE id = ?"
+            async with conn.execute(sql, (execution_id,)) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                return Attempt(1, [])
+            number, earlier, last_started, root = found
+            earlier = from_json(earlier) or []
+            if claims > 1:  # claimed before and never finished: that attempt was cut off
+                earlier.append(
+                    {
+                        "attempt": number,
+                        "execution_id": execution_id,
+                        "status": "interrupted",
+                        "started_at": last_started,
+                        "finished_at": None,
+                        "duration_ms": None,
+                        "error": INTERRUPTED,
+                    }
+                )
+                number += 1
+            await conn.execute(
+                "UPDATE executions SET status = 'running', started_at = ?, attempt = ?, "
+                "attempts = ? WHERE id = ? AND status NOT IN ('succeeded', 'failed')",
+                (started_at, number, to_json(earlier or None), execution_id),
+            )
+            return Attempt(number, earlier, root)
+
+        attempt: Attempt = await self._run_job(job)
+        return attempt
 
     # --- reads ---------------------------------------------------------------------------
 

@@ -117,16 +117,24 @@ MIGRATIONS: list[str] = [
         ON executions (process, idempotency_scope, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
     """,
+    # 5: attempts: an inbox item's claims by workers, each attempt's outcome in its record
+    """
+    ALTER TABLE inbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE executions ADD COLUMN attempts BLOB;
+    ALTER TABLE executions ADD COLUMN token_root TEXT
+    """,
 ]
 
 RECORD_COLUMNS = (
     "id, process, trigger, status, created_at, started_at, finished_at, duration_ms, "
-    "documents_in, documents_out, error, trace, input, output, parent_id, idempotency_key"
+    "documents_in, documents_out, error, trace, input, output, parent_id, idempotency_key, "
+    "attempt, attempts, token_root"
 )
 # Writes are multi-row statements: one sqlite3 step per batch instead of one per row, so
 # the writer thread gives up and retakes the GIL once per batch, not once per request.
 ROWS_PER_STATEMENT = 500
-RECORD_ROW = "(" + ", ".join(["?"] * 16) + ")"
+RECORD_ROW = "(" + ", ".join(["?"] * 19) + ")"
 UPSERT = (
     f"INSERT INTO executions ({RECORD_COLUMNS}) VALUES {{rows}} "
     """ON CONFLICT (id) DO UPDATE SET
@@ -138,7 +146,9 @@ UPSERT = (
     WHERE executions.status NOT IN ('succeeded', 'failed')
         OR excluded.status IN ('succeeded', 'failed')"""
 )
-ACCEPT_ROW = "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?, ?, ?)"
+ACCEPT_ROW = (
+    "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)"
+)
 ACCEPT_EXECUTION = (
     f"INSERT INTO executions ({RECORD_COLUMNS}, idempotency_scope, request_hash) "
     "VALUES {rows} ON CONFLICT DO NOTHING"
@@ -188,12 +198,15 @@ def record_params(record: ExecutionRecord) -> tuple[Any, ...]:
         to_json(record.output),
         record.parent_id,
         record.idempotency_key,
+        record.attempt,
+        to_json(record.attempts or None),
+        record.token_root,
     )
 
 
 def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
     (id_, process, trigger, status, created, started, finished, duration, d_in, d_out,
-     error, trace, input_, output, parent, key) = row  # fmt: skip
+     error, trace, input_, output, parent, key, attempt, attempts, root) = row  # fmt: skip
     return ExecutionRecord(
         id=id_,
         process=process,
@@ -211,4 +224,7 @@ def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
         output=from_json(output),
         parent_id=parent,
         idempotency_key=key,
+        attempt=attempt,
+        attempts=from_json(attempts) or [],
+        token_root=root,
     )
