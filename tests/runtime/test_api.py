@@ -258,6 +258,13 @@ async def test_retry_of_failed_execution(client: Client) -> None:
     retried = await wait_for_status(client, retry_id, "failed")  # same input, same outcome
     assert retried["trigger"] == "retry"
     assert retried["parent_id"] == failed["execution_id"]
+    # A retry is the next attempt: the record keeps the earlier attempt's outcome.
+    assert retried["attempt"] == 2
+    assert [(a["attempt"], a["execution_id"], a["status"]) for a in retried["attempts"]] == [
+        (1, failed["execution_id"], "failed"),
+        (2, retry_id, "failed"),
+    ]
+    conforms(retried, "Execution")
 
     ok = await (await client.post("/flaky", json={"fail": False})).json()
     await wait_for_status(client, ok["execution_id"], "succeeded")

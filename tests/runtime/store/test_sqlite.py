@@ -162,3 +162,39 @@ async def test_idempotency_keys_are_scoped_to_callers_and_bound_to_requests(
     first, second = scoped("key:c", "x"), scoped("key:c", "y")
     c1, c2 = await asyncio.gather(store.accept(first), store.accept(second))
     assert (c1.duplicate, c2.execution_id, c2.conflict) == (False, first.id, True)
+
+
+async def test_an_item_claimed_again_records_the_interrupted_attempt(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    accepted = item()
+    await store.accept(accepted)
+    first = await store.start_attempt(accepted.id, 100.0)
+    assert (first.number, first.earlier) == (1, [])
+    running = await store.get_execution(accepted.id)
+    assert running is not None and (running.status, running.started_at) == ("running", 100.0)
+    # The runtime dies; after a restart the item is still unfinished and is claimed again.
+    await store.close()
+    reopened = SQLiteStore(str(tmp_path / "store.db"))
+    await reopened.open()
+    try:
+        assert [u.id for u in await reopened.unfinished()] == [accepted.id]
+        second = await reopened.start_attempt(accepted.id, 200.0)
+        assert second.number == 2
+        assert [(a["attempt"], a["status"], a["started_at"]) for a in second.earlier] == [
+            (1, "interrupted", 100.0)
+        ]
+        done = record(accepted.id)
+        done.attempt, done.attempts, done.started_at = 2, second.earlier, 200.0
+        await reopened.save_execution(done, finish_inbox=True)
+        found = await reopened.get_execution(accepted.id)
+        assert found is not None
+        shown = found.as_dict()
+        assert shown["attempt"] == 2
+        assert [(a["attempt"], a["status"]) for a in shown["attempts"]] == [
+            (1, "interrupted"),
+            (2, "succeeded"),
+        ]
+    finally:
+        await reopened.close()
+        await store.open()  # the fixture closes it
