@@ -53,7 +53,8 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
         "sync",
         description="`sync`: the caller waits for the process result. `async`: the request "
         "is stored durably, the caller gets 202 with the execution id and a status URL, and a "
-        "worker runs the process.",
+        "worker runs the process (again after a crash: the record's `attempt` counts the runs "
+        "and `attempts` keeps each one's outcome).",
     )
     max_wait: Duration | None = Field(
         None,
@@ -64,8 +65,10 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
     idempotency_key: ValueField | None = Field(
         None,
         description="`async` only: value over the request identifying a delivery, e.g. "
-        "`xpath('//sf:Notification/sf:Id')`; a repeated key returns the first execution. "
-        "Default: the `Idempotency-Key` header, when sent.",
+        "`xpath('//sf:Notification/sf:Id')`; a repeated key from the same caller returns the "
+        "first execution. Default: the `Idempotency-Key` header, when sent; that key is bound "
+        "to its request (another body under a used key: 422). Keys are per caller (API key, "
+        "user, JWT subject, client certificate); `auth: none` callers share one scope.",
     )
     max_body: int | None = Field(
         None, ge=0, description="Body limit in bytes (413 above it); default: the server's."
