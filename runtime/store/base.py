@@ -209,10 +209,16 @@ class Store(ABC):
         """Durably add a request to the inbox, with a queued execution record."""
 
     @abstractmethod
-    async def start_attempt(self, execution_id: str, started_at: float) -> Attempt:
-        """Claim an inbox item for a run, durably, before its steps run: the next attempt.
+    async def start_attempt(self, execution_id: str) -> Attempt:
+        """Claim an inbox item for a run, durably, before its steps run: the next attempt
+        (its record turns `running`, `started_at` the commit's time).
         An item claimed before and not finished (its runtime died mid-run) gets that
         earlier attempt recorded as `interrupted`."""
+
+    @abstractmethod
+    async def finish_and_start(self, record: ExecutionRecord, next_id: str) -> Attempt:
+        """Save a finished inbox item's record (marking it done) and start the next item's
+        attempt, in one commit."""
 
     @abstractmethod
     async def unfinished(self) -> list[InboxItem]:

@@ -19,7 +19,6 @@ import aiosqlite
 import orjson
 
 from runtime.store.base import (
-    INTERRUPTED,
     Accepted,
     Attempt,
     ExecutionQuery,
@@ -27,6 +26,7 @@ from runtime.store.base import (
     InboxItem,
     Store,
 )
+from runtime.store.sqlite_attempts import claim_attempts
 from runtime.store.sqlite_schedules import ScheduleState
 from runtime.store.sqlite_security import SecurityState
 from runtime.store.sqlite_sql import (
@@ -38,7 +38,6 @@ from runtime.store.sqlite_sql import (
     RECORD_COLUMNS,
     RECORD_ROW,
     UPSERT,
-    from_json,
     record_from_row,
     record_params,
     to_json,
@@ -63,7 +62,7 @@ class _Write:
     (a barrier that only waits for the writes queued before it). Without a future nobody
     waits for it (a record queued "soon"); a failed batch is logged either way."""
 
-    __slots__ = ("finish_inbox", "future", "item", "job", "record")
+    __slots__ = ("claim", "finish_inbox", "future", "item", "job", "record")
 
     def __init__(
         self,
@@ -72,12 +71,14 @@ class _Write:
         record: ExecutionRecord | None = None,
         finish_inbox: bool = False,
         job: Job | None = None,
+        claim: str | None = None,  # an inbox item a worker starts (its result: the Attempt)
     ):
         self.future = future
         self.item = item
         self.record = record
         self.finish_inbox = finish_inbox
         self.job = job
+        self.claim = claim
 
 
 _KeyScope = tuple[str, str, str]  # process, caller scope, idempotency key
@@ -280,6 +281,8 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
             if finished:
                 await conn.executemany("UPDATE inbox SET done = 1 WHERE id = ?", finished)
             owners = await self._idempotency_owners(accepts)
+            claims = [w.claim for w in batch if w.claim is not None]
+            attempts = await claim_attempts(conn, claims, time.time()) if claims else {}
             job_results = {id(w): await w.job(conn) for w in batch if w.job is not None}
             await conn.execute("COMMIT")
             self.commits += 1
@@ -288,6 +291,9 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
             raise
         results: list[Any] = []
         for write in batch:
+            if write.claim is not None:
+                results.append(attempts[write.claim])
+                continue
             if write.item is None:
                 results.append(job_results.get(id(write)))
                 continue
@@ -314,40 +320,15 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
             row = await cursor.fetchone()
         return None if row is None else (str(row[0]), row[1])
 
-    async def start_attempt(self, execution_id: str, started_at: float) -> Attempt:
-        async def job(conn: aiosqlite.Connection) -> Attempt:
-            claims_sql = "UPDATE inbox SET claims = claims + 1 WHERE id = ? RETURNING claims"
-            async with conn.execute(claims_sql, (execution_id,)) as cursor:
-                row = await cursor.fetchone()
-            claims = int(row[0]) if row else 1
-            sql = "SELECT attempt, attempts, started_at, token_root FROM executions WHERE id = ?"
-            async with conn.execute(sql, (execution_id,)) as cursor:
-                found = await cursor.fetchone()
-            if found is None:
-                return Attempt(1, [])
-            number, earlier, last_started, root = found
-            earlier = from_json(earlier) or []
-            if claims > 1:  # claimed before and never finished: that attempt was cut off
-                earlier.append(
-                    {
-                        "attempt": number,
-                        "execution_id": execution_id,
-                        "status": "interrupted",
-                        "started_at": last_started,
-                        "finished_at": None,
-                        "duration_ms": None,
-                        "error": INTERRUPTED,
-                    }
-                )
-                number += 1
-            await conn.execute(
-                "UPDATE executions SET status = 'running', started_at = ?, attempt = ?, "
-                "attempts = ? WHERE id = ? AND status NOT IN ('succeeded', 'failed')",
-                (started_at, number, to_json(earlier or None), execution_id),
-            )
-            return Attempt(number, earlier, root)
+    async def start_attempt(self, execution_id: str) -> Attempt:
+        future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
+        attempt: Attempt = await self._submit(_Write(future, claim=execution_id))
+        return attempt
 
-        attempt: Attempt = await self._run_job(job)
+    async def finish_and_start(self, record: ExecutionRecord, next_id: str) -> Attempt:
+        future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
+        write = _Write(future, record=record, finish_inbox=True, claim=next_id)
+        attempt: Attempt = await self._submit(write)
         return attempt
 
     # --- reads ---------------------------------------------------------------------------

@@ -169,23 +169,24 @@ async def test_an_item_claimed_again_records_the_interrupted_attempt(
 ) -> None:
     accepted = item()
     await store.accept(accepted)
-    first = await store.start_attempt(accepted.id, 100.0)
+    first = await store.start_attempt(accepted.id)
     assert (first.number, first.earlier) == (1, [])
     running = await store.get_execution(accepted.id)
-    assert running is not None and (running.status, running.started_at) == ("running", 100.0)
+    assert running is not None and running.status == "running"
+    assert running.started_at is not None
     # The runtime dies; after a restart the item is still unfinished and is claimed again.
     await store.close()
     reopened = SQLiteStore(str(tmp_path / "store.db"))
     await reopened.open()
     try:
         assert [u.id for u in await reopened.unfinished()] == [accepted.id]
-        second = await reopened.start_attempt(accepted.id, 200.0)
+        second = await reopened.start_attempt(accepted.id)
         assert second.number == 2
         assert [(a["attempt"], a["status"], a["started_at"]) for a in second.earlier] == [
-            (1, "interrupted", 100.0)
+            (1, "interrupted", running.started_at)
         ]
         done = record(accepted.id)
-        done.attempt, done.attempts, done.started_at = 2, second.earlier, 200.0
+        done.attempt, done.attempts = 2, second.earlier
         await reopened.save_execution(done, finish_inbox=True)
         found = await reopened.get_execution(accepted.id)
         assert found is not None
