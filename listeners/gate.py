@@ -43,6 +43,17 @@ EXTRA_HEADERS = web.RequestKey("wharf_headers", dict[str, str])
 SLOT = web.RequestKey("wharf_slot", bool)  # the request holds a concurrency slot
 
 
+def idempotency_scope(principal: Principal) -> str:
+    """Whose idempotency keys these are: the authenticated caller (`api_key:key:<id>`,
+    `basic:user:<name>`, `jwt:<sub>`, `mtls:<subject>`), one scope for every holder of a
+    webhook signature secret, and one shared scope (empty) for anonymous callers."""
+    if principal.kind == "none":
+        return ""
+    if principal.kind == "signature":
+        return "signature"
+    return f"{principal.kind}:{principal.caller}"
+
+
 def _refused(request: web.Request, reason: str, error: RequestError) -> RequestError:
     request[REJECTED] = reason
     return error

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from listeners.gate import BYTES_IN, add_listener_route, gate_for
+from listeners.gate import BYTES_IN, add_listener_route, gate_for, idempotency_scope
 from listeners.requests import read_body, request_properties
 from listeners.responses import accepted_response, execution_response
 from runtime import registry
@@ -17,12 +17,13 @@ from runtime.dispatch import Pending, parse_max_wait
 from runtime.document import Document
 from runtime.durations import Duration
 from runtime.expressions import ValueField, variables
-from runtime.inputs import InputKind, documents_from_body, encode_request
+from runtime.inputs import InputKind, documents_from_body, encode_request, request_fingerprint
 from runtime.security.config import AuthSpec
 from runtime.traffic import TrafficConfig
 
 if TYPE_CHECKING:
     from runtime.engine import Process
+    from runtime.security.guard import Principal
     from runtime.state import RuntimeState
 
 IDEMPOTENCY_HEADER = "inheader_idempotency-key"
@@ -52,7 +53,8 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
         "sync",
         description="`sync`: the caller waits for the process result. `async`: the request "
         "is stored durably, the caller gets 202 with the execution id and a status URL, and a "
-        "worker runs the process.",
+        "worker runs the process (again after a crash: the record's `attempt` counts the runs "
+        "and `attempts` keeps each one's outcome).",
     )
     max_wait: Duration | None = Field(
         None,
@@ -63,8 +65,10 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
     idempotency_key: ValueField | None = Field(
         None,
         description="`async` only: value over the request identifying a delivery, e.g. "
-        "`xpath('//sf:Notification/sf:Id')`; a repeated key returns the first execution. "
-        "Default: the `Idempotency-Key` header, when sent.",
+        "`xpath('//sf:Notification/sf:Id')`; a repeated key from the same caller returns the "
+        "first execution. Default: the `Idempotency-Key` header, when sent; that key is bound "
+        "to its request (another body under a used key: 422). Keys are per caller (API key, "
+        "user, JWT subject, client certificate); `auth: none` callers share one scope.",
     )
     max_body: int | None = Field(
         None, ge=0, description="Body limit in bytes (413 above it); default: the server's."
@@ -124,23 +128,29 @@ class HttpListener:
                 principal = await gate.admit(request, body)
             if principal.properties:
                 properties.update(principal.properties)
-            return await self._run(request, body, properties)
+            return await self._run(request, body, properties, principal)
         finally:
             if gate.busy is not None:
                 gate.release(request)
 
     async def _run(
-        self, request: web.Request, body: bytes, properties: dict[str, Any]
+        self, request: web.Request, body: bytes, properties: dict[str, Any], principal: Principal
     ) -> web.StreamResponse:
         content_type = request.content_type if body and "Content-Type" in request.headers else ""
         kind = self.trigger.input
         # Parsing first refuses bad input with a 4xx before anything is accepted.
         documents = documents_from_body(kind, body, content_type, properties)
         if self.trigger.mode == "async":
+            stored = encode_request(kind, body, content_type, properties)
+            # A key the caller sends is bound to its request; a key the process takes
+            # from the body names the delivery by itself.
+            from_caller = self.trigger.idempotency_key is None
             accepted = await self.dispatcher.accept(
                 self.process,
-                encode_request(kind, body, content_type, properties),
+                stored,
                 idempotency_key=self._idempotency_key(documents),
+                idempotency_scope=idempotency_scope(principal),
+                request_hash=request_fingerprint(stored) if from_caller else None,
             )
             return accepted_response(accepted.execution_id, duplicate=accepted.duplicate)
         max_wait = parse_max_wait(request.headers.get("X-Max-Wait"), self.trigger.max_wait)

@@ -6,14 +6,14 @@ import base64
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from listeners.responses import accepted_response
+from runtime.codecs import parse_json, serialize_json
 from runtime.connection_checks import check_connection
 from runtime.dispatch import Pending, parse_max_wait
 from runtime.errors import RequestError
-from runtime.inputs import documents_from_request, encode_request
+from runtime.inputs import documents_from_request, encode_request, request_fingerprint
 from runtime.openapi import openapi_document
 from runtime.recording import snapshots
 from runtime.security.admin import add_admin_route
@@ -21,12 +21,13 @@ from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
 
 MAX_PAGE = 500
+ADMIN_SCOPE = "admin"  # whose idempotency keys the Execute API's are
 STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
+        status=status, body=serialize_json(data), content_type="application/json", headers=headers
     )
 
 
@@ -132,7 +133,7 @@ def _execute_request(envelope: Any) -> dict[str, Any]:
     body = envelope.get("body")
     kind = envelope.get("input", "none" if body is None else "json")
     if kind == "json":
-        raw, media_type = orjson.dumps(body), "application/json"
+        raw, media_type = serialize_json(body), "application/json"
     elif kind in ("xml", "raw"):
         if not isinstance(body, str):
             raise RequestError(
@@ -156,18 +157,19 @@ async def execute_process(request: web.Request) -> web.Response:
     if process is None:
         raise _not_found(f"process {name!r}")
     raw = await request.read()
-    try:
-        envelope = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"the body is not valid JSON: {exc}", problem="malformed-json") from None
+    envelope = parse_json(raw) if raw.strip() else {}
     stored = _execute_request(envelope)
     wait = request.query.get("wait")
     if wait is None:
+        # Admin credentials share one scope, apart from every listener's callers; a key
+        # reused for another request is refused (422).
         accepted = await state.dispatcher.accept(
             process,
             stored,
             trigger="api",
             idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_scope=ADMIN_SCOPE,
+            request_hash=request_fingerprint(stored),
         )
         return accepted_response(accepted.execution_id, duplicate=accepted.duplicate)
     max_wait = parse_max_wait(wait, None)
@@ -191,7 +193,7 @@ def _request_from_snapshots(inputs: list[dict[str, Any]]) -> dict[str, Any] | No
     kind, body = doc.get("kind"), doc.get("body")
     properties = doc.get("properties") or {}
     if kind == "json":
-        return encode_request("json", orjson.dumps(body), "application/json", properties)
+        return encode_request("json", serialize_json(body), "application/json", properties)
     if kind == "xml":
         return encode_request("xml", str(body).encode(), "application/xml", properties)
     if kind == "raw":
@@ -229,7 +231,7 @@ async def retry_execution(request: web.Request) -> web.Response:
             title="Conflict",
         )
     accepted = await state.dispatcher.accept(
-        process, stored, trigger="retry", parent_id=execution_id
+        process, stored, trigger="retry", parent_id=execution_id, retry_of=record
     )
     return accepted_response(accepted.execution_id)
 

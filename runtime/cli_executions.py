@@ -161,6 +161,7 @@ async def _retry(args: argparse.Namespace) -> int:
         item = InboxItem(
             new_execution_id(), record.process, "retry", time.time(), request, parent_id=args.id
         )
+        item.attempt, item.attempts, item.token_root = record.next_attempt()
         accepted = await store.accept(item)
     finally:
         await store.close()

@@ -8,10 +8,13 @@ the whole family of entity attacks in one rule.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import orjson
 from lxml import etree
@@ -53,10 +56,30 @@ def _xml_parser() -> etree.XMLParser:
     return parser
 
 
+# orjson reads an integer beyond 64 bits as a float, silently. Such a literal has at least
+# 19 digits in a row; only a body holding such a run (rare) is read again by the standard
+# library, whose integers are exact. The look costs a translate and a find (C loops, a
+# fraction of orjson's own time), where a regular expression would cost more than the parse.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_digit_run(data: bytes | str) -> bool:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return len(raw) >= len(_LONG_RUN) and _LONG_RUN in raw.translate(_DIGITS_AS_ZERO)
+
+
 def parse_json(data: bytes | str) -> Any:
+    """JSON to Python values; integers of any size stay exact integers."""
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
+    if not _has_long_digit_run(data):
+        return value
+    try:  # valid JSON (orjson said so): the same values, with exact integers
+        return json.loads(data)
+    except ValueError as exc:  # an integer of more digits than Python converts (4300)
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
 
 
@@ -91,12 +114,35 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _stdlib_default(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return _json_default(value)
+
+
 def serialize_json(value: Any, *, pretty: bool = False) -> bytes:
+    """Python values to JSON; integers beyond 64 bits (which orjson refuses) are written
+    exactly by the standard library."""
     options = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if pretty else 0)
     try:
         return orjson.dumps(value, default=_json_default, option=options)
     except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise DocumentError(f"cannot serialize the document as JSON: {exc}") from None
+    try:
+        text = json.dumps(
+            value,
+            default=_stdlib_default,
+            ensure_ascii=False,
+            allow_nan=False,
+            indent=2 if pretty else None,
+            separators=(",", ": ") if pretty else (",", ":"),
+        )
+    except (TypeError, ValueError) as exc:
         raise DocumentError(f"cannot serialize the document as JSON: {exc}") from None
+    return text.encode("utf-8")
 
 
 def serialize_xml(element: etree._Element, *, pretty: bool = False) -> bytes:

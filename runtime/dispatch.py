@@ -25,9 +25,15 @@ from runtime.ids import new_execution_id
 from runtime.inputs import documents_from_request
 from runtime.metrics import Metrics
 from runtime.recording import execution_record, snapshots
-from runtime.store import Accepted, ExecutionRecord, InboxItem, Store
+from runtime.store import Accepted, Attempt, ExecutionRecord, InboxItem, Store
 
 log = logging.getLogger("wharf.dispatch")
+
+
+class IdempotencyKeyReused(RequestError):
+    status = 422
+    problem = "idempotency-key-reused"
+    title = "Idempotency key reused"
 
 
 class Overloaded(RequestError):
@@ -39,6 +45,9 @@ class Overloaded(RequestError):
             title="Service overloaded",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+Claimed = tuple[InboxItem, Attempt]  # an inbox item a worker claimed, and its attempt
 
 
 @dataclass(slots=True)
@@ -85,7 +94,7 @@ class Dispatcher:
         self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()  # sync runs past their max_wait
-        self._running: set[asyncio.Task[None]] = set()  # inbox items being worked on
+        self._running: set[asyncio.Task[Any]] = set()  # inbox items being worked on
         self._stopping = False
         self.metrics: Metrics | None = None  # set by the app: executions by status
 
@@ -143,7 +152,13 @@ class Dispatcher:
         trigger: str = "listener",
         idempotency_key: str | None = None,
         parent_id: str | None = None,
+        idempotency_scope: str = "",
+        request_hash: str | None = None,
+        retry_of: ExecutionRecord | None = None,
     ) -> Accepted:
+        """Keep a request durably and queue it. An idempotency key belongs to the caller
+        (`idempotency_scope`); with a `request_hash`, reusing it for another request is
+        refused with 422."""
         self._reserve()
         item = InboxItem(
             id=new_execution_id(),
@@ -153,7 +168,11 @@ class Dispatcher:
             request=request,
             idempotency_key=idempotency_key,
             parent_id=parent_id,
+            idempotency_scope=idempotency_scope,
+            request_hash=request_hash,
         )
+        if retry_of is not None:  # a retry is the next attempt, with the same step tokens
+            item.attempt, item.attempts, item.token_root = retry_of.next_attempt()
         try:
             accepted = await self.store.accept(item)
         except BaseException:
@@ -161,37 +180,70 @@ class Dispatcher:
             raise
         if accepted.duplicate:
             self.outstanding -= 1
+            if accepted.conflict:
+                raise IdempotencyKeyReused(
+                    f"idempotency key {idempotency_key!r} was already used for another request "
+                    f"(execution {accepted.execution_id}); a new request needs a new key"
+                )
         else:
             self._queue.put_nowait(item)
         return accepted
 
     async def _worker(self) -> None:
+        claimed: Claimed | None = None
         while True:
-            item = await self._queue.get()
+            if claimed is None:
+                item, attempt = await self._queue.get(), None
+            else:
+                (item, attempt), claimed = claimed, None
             # The item runs in its own task, shielded from stop()'s cancel of the worker:
             # it finishes, or stop() gives up on it after the grace period.
-            task = asyncio.create_task(self._run_item(item))
+            task = asyncio.create_task(self._run_item(item, attempt))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-            await asyncio.shield(task)
+            claimed = await asyncio.shield(task)
 
-    async def _run_item(self, item: InboxItem) -> None:
+    async def _run_item(self, item: InboxItem, attempt: Attempt | None) -> Claimed | None:
+        """Run an inbox item and record it; return the next item when this worker claimed
+        it in the same commit as this one's record."""
         try:
+            if attempt is None:
+                # Durable before any step runs: a crash from here on shows as an attempt.
+                attempt = await self.store.start_attempt(item.id)
+            _log_rerun(item, attempt)
             process = self.processes.get(item.process)
             if process is None:
                 log.error("inbox item %s names unknown process %s", item.id, item.process)
                 await self._save_unrunnable(item, f"process {item.process!r} is not loaded")
-                return
+                return None
             try:
                 documents = documents_from_request(item.request)
             except WharfError as exc:
                 await self._save_unrunnable(item, exc.detail)
-                return
-            await self._execute(process, documents, item.trigger, item.id, item, finish_inbox=True)
+                return None
+            _, record = await self._run_process(
+                process, documents, item.trigger, item.id, item, attempt=attempt
+            )
+            return await self._finish_item(record)
         except Exception:
             log.exception("worker failed on inbox item %s; it stays in the inbox", item.id)
+            return None
         finally:
             self.outstanding -= 1
+
+    async def _finish_item(self, record: ExecutionRecord) -> Claimed | None:
+        """Record a finished item. A busy worker claims its next item in the same commit,
+        so an item costs one commit wait, not two (one to claim, one to finish)."""
+        following = None if self._stopping or self._queue.empty() else self._queue.get_nowait()
+        if following is None:
+            await self.store.save_execution(record, finish_inbox=True)
+            return None
+        try:
+            attempt = await self.store.finish_and_start(record, following.id)
+        except BaseException:
+            self._queue.put_nowait(following)  # nothing was written: it waits its turn again
+            raise
+        return following, attempt
 
     async def _save_unrunnable(self, item: InboxItem, message: str) -> None:
         now = time.time()
@@ -223,7 +275,7 @@ class Dispatcher:
         self._reserve()
         created = time.time()
         execution_id = new_execution_id()
-        work = self._execute(process, documents, trigger, execution_id, None, created_at=created)
+        work = self._execute(process, documents, trigger, execution_id, created_at=created)
         if max_wait is None:
             try:
                 return await work
@@ -253,18 +305,41 @@ class Dispatcher:
         documents: list[Document],
         trigger: str,
         execution_id: str,
-        item: InboxItem | None,
         *,
-        finish_inbox: bool = False,
         created_at: float | None = None,
     ) -> ExecutionResult:
-        """Run and record. Inbox items wait for their record's commit (it marks them done);
-        inline runs queue it, waiting only when the store falls behind."""
+        """Run inline and queue the record, waiting only when the store falls behind."""
+        result, record = await self._run_process(
+            process, documents, trigger, execution_id, None, created_at=created_at
+        )
+        self.store.save_execution_soon(record)
+        if self.store.pending_writes > self.max_pending_writes:
+            await self.store.flush()
+        return result
+
+    async def _run_process(
+        self,
+        process: Process,
+        documents: list[Document],
+        trigger: str,
+        execution_id: str,
+        item: InboxItem | None,
+        *,
+        created_at: float | None = None,
+        attempt: Attempt | None = None,
+    ) -> tuple[ExecutionResult, ExecutionRecord]:
+        """Run the steps; the outcome and its record, at the process's `record:` level."""
         definition = process.definition
         level = definition.record
         inputs = snapshots(documents, definition.redact) if level != "summary" else None
+        attempt = attempt or Attempt(1, [])
         result = await process.execute(
-            documents, trigger=trigger, execution_id=execution_id, connections=self.connections
+            documents,
+            trigger=trigger,
+            execution_id=execution_id,
+            connections=self.connections,
+            attempt=attempt.number,
+            token_root=attempt.token_root,
         )
         if self.metrics is not None:
             self.metrics.observe_execution(process.name, trigger, str(result.execution.status))
@@ -277,11 +352,17 @@ class Dispatcher:
             created_at=item.received_at if item else created_at,
             parent_id=item.parent_id if item else None,
             idempotency_key=item.idempotency_key if item else None,
+            attempts=attempt.earlier,
         )
-        if item is not None:
-            await self.store.save_execution(record, finish_inbox=finish_inbox)
-        else:
-            self.store.save_execution_soon(record)
-            if self.store.pending_writes > self.max_pending_writes:
-                await self.store.flush()
-        return result
+        return result, record
+
+
+def _log_rerun(item: InboxItem, attempt: Attempt) -> None:
+    if attempt.earlier and attempt.earlier[-1]["status"] == "interrupted":
+        log.warning(
+            "execution %s of %s runs again as attempt %d: the runtime stopped during attempt %d",
+            item.id,
+            item.process,
+            attempt.number,
+            attempt.number - 1,
+        )

@@ -13,6 +13,7 @@ from runtime.components import Pipeline, Step
 from runtime.document import Document
 from runtime.errors import StepError, WharfError
 from runtime.ids import new_execution_id
+from runtime.step_context import RUNNING_STEP
 
 if TYPE_CHECKING:
     from runtime.connections import Connections
@@ -62,6 +63,8 @@ class Execution:
     trace: list[StepTrace] = field(default_factory=list)
     error: StepError | None = None
     connections: Connections | None = None  # live connection clients, for connector steps
+    attempt: int = 1  # 2 and up: a re-run after a crash, or a retry
+    token_root: str | None = None  # the first attempt's execution id, if not this one
 
     @property
     def duration_ms(self) -> float | None:
@@ -73,6 +76,7 @@ class Execution:
         started = time.perf_counter()
         entry = StepTrace(step.path, time.time(), 0.0, len(documents), 0)
         self.trace.append(entry)
+        running = RUNNING_STEP.set((self, step.path))
         try:
             result = await step.run(documents, self)
         except StepError as exc:  # a nested step failed; it already carries its own path
@@ -83,6 +87,7 @@ class Execution:
             entry.error = error.detail
             raise error from exc
         finally:
+            RUNNING_STEP.reset(running)
             entry.duration_ms = (time.perf_counter() - started) * 1000
         entry.documents_out = len(result)
         return result
@@ -134,6 +139,8 @@ class Process:
         trigger: str = "listener",
         execution_id: str | None = None,
         connections: Connections | None = None,
+        attempt: int = 1,
+        token_root: str | None = None,
     ) -> ExecutionResult:
         """Run the steps. Step failures are recorded on the execution, not raised."""
         execution = (
@@ -142,6 +149,8 @@ class Process:
             else Execution(self.name, trigger)
         )
         execution.connections = connections
+        execution.attempt = attempt
+        execution.token_root = token_root
         execution.documents_in = len(documents)
         execution.status = ExecutionStatus.RUNNING
         execution.started_at = time.time()

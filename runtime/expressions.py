@@ -11,7 +11,8 @@ Rules (also in the README's DSL tour):
 
 Names available: `doc` (the document body: JSON value, XML element, text or bytes),
 `props` (the document's properties) and the functions `xpath`, `xpath_list`,
-`xpath_nodes`, `now`, `uuid`. Unknown names are refused at load time, so a typo is a
+`xpath_nodes`, `now`, `uuid`, and in steps `step_token`, `execution_id`, `attempt`
+(runtime/step_context.py). Unknown names are refused at load time, so a typo is a
 validation error with a line number rather than a failure at 3 a.m.
 """
 
@@ -33,6 +34,7 @@ from pydantic import PlainValidator, ValidationInfo, WithJsonSchema
 from runtime.document import Document
 from runtime.errors import DocumentError, ExpressionError
 from runtime.fastpath import ARITHMETIC, compile_fast
+from runtime.step_context import attempt, execution_id, step_token
 
 NAMESPACES_VAR = "wharf_namespaces"
 # Result types that are certainly no lazy iterator (skips an ABC check per evaluation).
@@ -136,7 +138,14 @@ def _make_env(
         finalize=finalize,
     )
     env.globals.update(
-        xpath=_xpath, xpath_list=_xpath_list, xpath_nodes=_xpath_nodes, now=_now, uuid=_uuid
+        xpath=_xpath,
+        xpath_list=_xpath_list,
+        xpath_nodes=_xpath_nodes,
+        now=_now,
+        uuid=_uuid,
+        step_token=step_token,
+        execution_id=execution_id,
+        attempt=attempt,
     )
     return env
 
@@ -148,6 +157,9 @@ _FAST_FUNCTIONS: dict[str, Any] = {
     "xpath_nodes": _xpath_nodes,
     "now": lambda context: _now(),
     "uuid": lambda context: _uuid(),
+    "step_token": lambda context, part=None: step_token(part),
+    "execution_id": lambda context: execution_id(),
+    "attempt": lambda context: attempt(),
 }
 
 _ENV = _make_env(autoescape=False)
@@ -161,7 +173,8 @@ def _check_names(source: str, parsed_source: str, extra_names: Iterable[str]) ->
         names = ", ".join(sorted(unknown))
         raise ValueError(
             f"unknown name(s) {names} in {source!r}; available: doc, props and "
-            "the functions xpath, xpath_list, xpath_nodes, now, uuid "
+            "the functions xpath, xpath_list, xpath_nodes, now, uuid, step_token, "
+            "execution_id, attempt "
             "(a literal string needs quotes: \"'text'\")"
         )
 

@@ -7,6 +7,7 @@ accepted) and by the dispatcher (to rebuild documents from a request kept in the
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -111,6 +112,25 @@ def encode_typed_request(value: Any, properties: dict[str, Any]) -> dict[str, An
     request = encode_request("json", exact_json.dumps(value), "application/json", properties)
     request["exact"] = True
     return request
+
+
+# Not part of what a request *is*: headers (tracing ids, dates), where it came from, and the
+# caller's credentials (the idempotency scope already says who the caller is).
+_NOT_FINGERPRINTED = ("inheader_", "auth_", "jwt_", "inclientaddress", "client_subject")
+
+
+def request_fingerprint(request: dict[str, Any]) -> str:
+    """A hash of a kept request, to tell a resend (same hash) from another request reusing
+    an idempotency key: input kind, media type, body, method, path, path and query
+    parameters (and an Execute API call's properties)."""
+    digest = hashlib.sha256()
+    for part in (request.get("input"), request.get("media_type"), request.get("body")):
+        digest.update(str(part).encode("utf-8") + b"\0")
+    properties = request.get("properties") or {}
+    for name in sorted(properties):
+        if not name.startswith(_NOT_FINGERPRINTED):
+            digest.update(f"{name}={properties[name]!r}".encode() + b"\0")
+    return digest.hexdigest()
 
 
 def documents_from_request(request: dict[str, Any]) -> list[Document]:

@@ -60,6 +60,10 @@ _EXECUTION_FIELDS: dict[str, Any] = {
     },
     "parent_id": {"type": ["string", "null"]},
     "idempotency_key": {"type": ["string", "null"]},
+    "attempt": {
+        "type": "integer",
+        "description": "1, or more after a re-run (the runtime stopped mid-run) or a retry",
+    },
 }
 
 _SCHEMAS: dict[str, Any] = {
@@ -111,6 +115,26 @@ _SCHEMAS: dict[str, Any] = {
             },
             "input": {"type": ["array", "null"], "items": {"type": "object"}},
             "output": {"type": ["array", "null"], "items": {"type": "object"}},
+            "attempts": {
+                "type": "array",
+                "description": "every attempt's outcome, oldest first; an attempt cut off by "
+                "a crash or a stop is `interrupted`",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "attempt": {"type": "integer"},
+                        "execution_id": {"type": "string"},
+                        "status": {
+                            "type": "string",
+                            "enum": ["queued", "running", "succeeded", "failed", "interrupted"],
+                        },
+                        "started_at": {"type": ["number", "null"]},
+                        "finished_at": {"type": ["number", "null"]},
+                        "duration_ms": {"type": ["number", "null"]},
+                        "error": {"type": ["object", "null"]},
+                    },
+                },
+            },
         },
     },
     "Accepted": {

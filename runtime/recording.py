@@ -94,6 +94,7 @@ def execution_record(
     created_at: float | None = None,
     parent_id: str | None = None,
     idempotency_key: str | None = None,
+    attempts: list[dict[str, Any]] | None = None,
 ) -> ExecutionRecord:
     names = frozenset(name.lower() for name in redact_names)
     failed = execution.status is ExecutionStatus.FAILED
@@ -121,4 +122,7 @@ def execution_record(
         else None,
         parent_id=parent_id,
         idempotency_key=idempotency_key,
+        attempt=execution.attempt,
+        attempts=attempts or [],
+        token_root=execution.token_root,
     )

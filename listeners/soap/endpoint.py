@@ -10,7 +10,13 @@ from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 from lxml import etree
 
-from listeners.gate import BYTES_IN, ListenerGate, add_listener_route, gate_for
+from listeners.gate import (
+    BYTES_IN,
+    ListenerGate,
+    add_listener_route,
+    gate_for,
+    idempotency_scope,
+)
 from listeners.requests import read_body, request_properties
 from listeners.responses import EXECUTION_HEADER
 from listeners.soap.envelope import (
@@ -206,7 +212,8 @@ class SoapEndpoint:
             if not requirement.when.evaluate(names):
                 raise SoapFault(requirement.message, version=version)
         if trigger.mode == "async":
-            return await self._accept(trigger, process, document, version)
+            scope = idempotency_scope(principal)
+            return await self._accept(trigger, process, document, version, scope)
         max_wait = parse_max_wait(request.headers.get("X-Max-Wait"), trigger.max_wait)
         outcome = await self.state.dispatcher.run(process, [document], max_wait=max_wait)
         if isinstance(outcome, Pending):
@@ -242,7 +249,12 @@ class SoapEndpoint:
         return Document.json(value, properties)
 
     async def _accept(
-        self, trigger: SoapTrigger, process: Process, document: Document, version: SoapVersion
+        self,
+        trigger: SoapTrigger,
+        process: Process,
+        document: Document,
+        version: SoapVersion,
+        scope: str,
     ) -> web.StreamResponse:
         if document.kind is BodyKind.JSON:
             stored = encode_typed_request(document.body, document.properties)
@@ -253,7 +265,11 @@ class SoapEndpoint:
         if trigger.idempotency_key is not None:
             value = trigger.idempotency_key.evaluate(variables(document))
             key = None if value in (None, "") else str(value)
-        accepted = await self.state.dispatcher.accept(process, stored, idempotency_key=key)
+        # The key comes from the message by the trigger's expression: it names the delivery
+        # by itself (a redelivery may differ elsewhere), so no request hash is compared.
+        accepted = await self.state.dispatcher.accept(
+            process, stored, idempotency_key=key, idempotency_scope=scope
+        )
         headers = {EXECUTION_HEADER: accepted.execution_id}
         if trigger.ack is None:
             return web.Response(status=202, headers=headers)

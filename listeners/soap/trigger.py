@@ -75,7 +75,9 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
     )
     max_wait: Duration | None = Field(None, description="`sync`: as for HTTP listeners.")
     idempotency_key: ValueField | None = Field(
-        None, description="`async`: value over the request identifying a delivery."
+        None,
+        description="`async`: value over the request identifying a delivery (per caller, "
+        "as for HTTP listeners); a repeat returns the first execution.",
     )
     max_body: int | None = Field(None, ge=0, description="Body limit in bytes.")
     auth: AuthSpec | None = Field(

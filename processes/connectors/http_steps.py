@@ -28,6 +28,7 @@ from runtime.durations import Duration
 from runtime.errors import WharfError
 from runtime.expressions import Evaluable, Template, TemplateField, ValueField, variables
 from runtime.secrets import redact_text
+from runtime.step_context import step_token
 
 if TYPE_CHECKING:
     from runtime.engine import Execution
@@ -83,6 +84,12 @@ class HttpRequestStep(ConnectorStep):
     media_type: str | None = Field(None, description="Content-Type of the request body.")
     retry: HttpRetry = Field(default_factory=lambda: HttpRetry(), description="Retry policy.")
     fail_on_status: bool = Field(True, description="A final status >= 400 fails the step.")
+    idempotency_key: bool = Field(
+        False,
+        description="Send `Idempotency-Key: <step token>` (`:<n>` added per document when "
+        "the step gets several): the same in every attempt of the execution, so an API that "
+        "honours the header applies a re-run once.",
+    )
 
     @field_validator("target")
     @classmethod
@@ -94,7 +101,11 @@ class HttpRequestStep(ConnectorStep):
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
         client = await self.connection_client(execution)
         assert isinstance(client, HttpClient)
-        return [await self._call(client, document) for document in documents]
+        several = len(documents) > 1
+        return [
+            await self._call(client, document, n if several else None)
+            for n, document in enumerate(documents)
+        ]
 
     def _payload(self, document: Document) -> tuple[bytes | None, str | None]:
         if self.body == "none" or self.method in ("GET", "HEAD"):
@@ -108,12 +119,14 @@ class HttpRequestStep(ConnectorStep):
             return None, None
         return body_bytes(document), self.media_type or document.media_type
 
-    async def _call(self, client: HttpClient, document: Document) -> Document:
+    async def _call(self, client: HttpClient, document: Document, n: int | None) -> Document:
         names = variables(document)
         url = under(client.config.url(), request_path(self.target, names))
         if self.query:
             url = url.update_query({k: str(v.evaluate(names)) for k, v in self.query.items()})
         headers = {k: str(v.evaluate(names)) for k, v in self.headers.items()}
+        if self.idempotency_key:
+            headers.setdefault("Idempotency-Key", step_token(n))
         body, media_type = self._payload(document)
         if media_type:
             headers.setdefault("Content-Type", media_type)

@@ -7,6 +7,7 @@ from runtime.errors import ConfigError
 from runtime.store.base import (
     Accepted,
     ApiKeyRecord,
+    Attempt,
     ExecutionQuery,
     ExecutionRecord,
     FireRecord,
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "Accepted",
     "ApiKeyRecord",
+    "Attempt",
     "ExecutionQuery",
     "ExecutionRecord",
     "FireRecord",

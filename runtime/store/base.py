@@ -22,6 +22,35 @@ class InboxItem:
     request: dict[str, Any]  # body (base64), media type, properties
     idempotency_key: str | None = None
     parent_id: str | None = None
+    # Whose key it is (e.g. `api_key:key:<id>`; empty for anonymous callers): one caller's
+    # key never finds another caller's execution.
+    idempotency_scope: str = ""
+    # A hash of the request a key was first used with; None when the key is taken from
+    # the body by the process's own expression (it then names the delivery by itself).
+    request_hash: str | None = None
+    # A retry continues its parent's attempts: its first attempt's number, the attempts
+    # before it, and the id its step tokens are made of (the first execution's).
+    attempt: int = 1
+    attempts: list[dict[str, Any]] | None = None
+    token_root: str | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """The attempt a worker starts: its number, the earlier attempts' outcomes, and the
+    id that step tokens are made of when it is not the execution's own (a retry)."""
+
+    number: int
+    earlier: list[dict[str, Any]]
+    token_root: str | None = None
+
+
+INTERRUPTED = {
+    "type": "Interrupted",
+    "message": "the runtime stopped during this attempt (a crash, or a shutdown past its "
+    "grace period); the execution ran again",
+    "step": None,
+}
 
 
 @dataclass(slots=True)
@@ -42,6 +71,26 @@ class ExecutionRecord:
     output: list[dict[str, Any]] | None = None
     parent_id: str | None = None
     idempotency_key: str | None = None
+    attempt: int = 1  # 2 and up: a re-run after a crash, or a retry
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # the earlier ones
+    token_root: str | None = None  # the first execution's id, for a retry
+
+    def outcome(self) -> dict[str, Any]:
+        """This attempt, as an entry of `attempts`."""
+        return {
+            "attempt": self.attempt,
+            "execution_id": self.id,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+        }
+
+    def next_attempt(self) -> tuple[int, list[dict[str, Any]], str]:
+        """What a retry of this execution continues from: its attempt number, every attempt
+        so far, and the id its step tokens keep."""
+        return self.attempt + 1, [*self.attempts, self.outcome()], self.token_root or self.id
 
     def as_dict(self, *, with_trace: bool = True) -> dict[str, Any]:
         data = {
@@ -58,8 +107,10 @@ class ExecutionRecord:
             "error": self.error,
             "parent_id": self.parent_id,
             "idempotency_key": self.idempotency_key,
+            "attempt": self.attempt,
         }
         if with_trace:
+            data["attempts"] = [*self.attempts, self.outcome()]
             data["trace"] = self.trace
             data["input"] = self.input
             data["output"] = self.output
@@ -137,6 +188,7 @@ class ApiKeyRecord:
 class Accepted:
     execution_id: str
     duplicate: bool  # an earlier delivery with the same idempotency key was found
+    conflict: bool = False  # ... but with another request: the key was reused (422)
 
 
 class Store(ABC):
@@ -155,6 +207,18 @@ class Store(ABC):
     @abstractmethod
     async def accept(self, item: InboxItem) -> Accepted:
         """Durably add a request to the inbox, with a queued execution record."""
+
+    @abstractmethod
+    async def start_attempt(self, execution_id: str) -> Attempt:
+        """Claim an inbox item for a run, durably, before its steps run: the next attempt
+        (its record turns `running`, `started_at` the commit's time).
+        An item claimed before and not finished (its runtime died mid-run) gets that
+        earlier attempt recorded as `interrupted`."""
+
+    @abstractmethod
+    async def finish_and_start(self, record: ExecutionRecord, next_id: str) -> Attempt:
+        """Save a finished inbox item's record (marking it done) and start the next item's
+        attempt, in one commit."""
 
     @abstractmethod
     async def unfinished(self) -> list[InboxItem]:
@@ -184,7 +248,8 @@ class Store(ABC):
         """Writes queued but not yet committed (for back-pressure)."""
 
     @abstractmethod
-    async def find_idempotent(self, process: str, key: str) -> str | None: ...
+    async def find_idempotent(self, process: str, key: str, scope: str = "") -> str | None:
+        """The execution that a caller's (scope's) idempotency key names, if any."""
 
     @abstractmethod
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None: ...

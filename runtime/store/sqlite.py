@@ -18,7 +18,15 @@ from typing import Any
 import aiosqlite
 import orjson
 
-from runtime.store.base import Accepted, ExecutionQuery, ExecutionRecord, InboxItem, Store
+from runtime.store.base import (
+    Accepted,
+    Attempt,
+    ExecutionQuery,
+    ExecutionRecord,
+    InboxItem,
+    Store,
+)
+from runtime.store.sqlite_attempts import claim_attempts
 from runtime.store.sqlite_schedules import ScheduleState
 from runtime.store.sqlite_security import SecurityState
 from runtime.store.sqlite_sql import (
@@ -32,6 +40,7 @@ from runtime.store.sqlite_sql import (
     UPSERT,
     record_from_row,
     record_params,
+    to_json,
     write_rows,
 )
 
@@ -53,7 +62,7 @@ class _Write:
     (a barrier that only waits for the writes queued before it). Without a future nobody
     waits for it (a record queued "soon"); a failed batch is logged either way."""
 
-    __slots__ = ("finish_inbox", "future", "item", "job", "record")
+    __slots__ = ("claim", "finish_inbox", "future", "item", "job", "record")
 
     def __init__(
         self,
@@ -62,12 +71,28 @@ class _Write:
         record: ExecutionRecord | None = None,
         finish_inbox: bool = False,
         job: Job | None = None,
+        claim: str | None = None,  # an inbox item a worker starts (its result: the Attempt)
     ):
         self.future = future
         self.item = item
         self.record = record
         self.finish_inbox = finish_inbox
         self.job = job
+        self.claim = claim
+
+
+_KeyScope = tuple[str, str, str]  # process, caller scope, idempotency key
+_Owner = tuple[str, str | None]  # the execution a key names, its request hash
+
+
+def _accepted(item: InboxItem, owners: dict[_KeyScope, _Owner]) -> Accepted:
+    """A new execution, the key's earlier one, or a conflict (same key, another request)."""
+    key = (item.process, item.idempotency_scope, item.idempotency_key or "")
+    owner, first_hash = owners.get(key, (item.id, item.request_hash))
+    if owner == item.id:
+        return Accepted(owner, duplicate=False)
+    conflict = None not in (first_hash, item.request_hash) and first_hash != item.request_hash
+    return Accepted(owner, duplicate=True, conflict=conflict)
 
 
 class SQLiteStore(ScheduleState, SecurityState, Store):
@@ -218,7 +243,19 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
                     ACCEPT_EXECUTION,
                     ACCEPT_ROW,
                     [
-                        (i.id, i.process, i.trigger, i.received_at, i.parent_id, i.idempotency_key)
+                        (
+                            i.id,
+                            i.process,
+                            i.trigger,
+                            i.received_at,
+                            i.parent_id,
+                            i.idempotency_key,
+                            i.attempt,
+                            to_json(i.attempts),
+                            i.token_root,
+                            i.idempotency_scope,
+                            i.request_hash,
+                        )
                         for i in accepts
                     ],
                 )
@@ -244,6 +281,8 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
             if finished:
                 await conn.executemany("UPDATE inbox SET done = 1 WHERE id = ?", finished)
             owners = await self._idempotency_owners(accepts)
+            claims = [w.claim for w in batch if w.claim is not None]
+            attempts = await claim_attempts(conn, claims, time.time()) if claims else {}
             job_results = {id(w): await w.job(conn) for w in batch if w.job is not None}
             await conn.execute("COMMIT")
             self.commits += 1
@@ -252,35 +291,52 @@ class SQLiteStore(ScheduleState, SecurityState, Store):
             raise
         results: list[Any] = []
         for write in batch:
+            if write.claim is not None:
+                results.append(attempts[write.claim])
+                continue
             if write.item is None:
                 results.append(job_results.get(id(write)))
                 continue
-            item = write.item
-            owner = owners.get((item.process, item.idempotency_key or ""), item.id)
-            results.append(Accepted(owner, duplicate=owner != item.id))
+            results.append(_accepted(write.item, owners))
         return results
 
-    async def _idempotency_owners(self, items: list[InboxItem]) -> dict[tuple[str, str], str]:
-        owners: dict[tuple[str, str], str] = {}
+    async def _idempotency_owners(self, items: list[InboxItem]) -> dict[_KeyScope, _Owner]:
+        owners: dict[_KeyScope, _Owner] = {}
         for item in items:
             if item.idempotency_key is None:
                 continue
-            found = await self._find_key(item.process, item.idempotency_key)
+            scope = (item.process, item.idempotency_scope, item.idempotency_key)
+            found = await self._find_key(*scope)
             if found is not None:
-                owners[(item.process, item.idempotency_key)] = found
+                owners[scope] = found
         return owners
 
-    async def _find_key(self, process: str, key: str) -> str | None:
-        sql = "SELECT id FROM executions WHERE process = ? AND idempotency_key = ?"
-        async with self.conn.execute(sql, (process, key)) as cursor:
+    async def _find_key(self, process: str, scope: str, key: str) -> _Owner | None:
+        sql = (
+            "SELECT id, request_hash FROM executions "
+            "WHERE process = ? AND idempotency_scope = ? AND idempotency_key = ?"
+        )
+        async with self.conn.execute(sql, (process, scope, key)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), row[1])
+
+    async def start_attempt(self, execution_id: str) -> Attempt:
+        future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
+        attempt: Attempt = await self._submit(_Write(future, claim=execution_id))
+        return attempt
+
+    async def finish_and_start(self, record: ExecutionRecord, next_id: str) -> Attempt:
+        future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
+        write = _Write(future, record=record, finish_inbox=True, claim=next_id)
+        attempt: Attempt = await self._submit(write)
+        return attempt
 
     # --- reads ---------------------------------------------------------------------------
 
-    async def find_idempotent(self, process: str, key: str) -> str | None:
+    async def find_idempotent(self, process: str, key: str, scope: str = "") -> str | None:
         await self._barrier()
-        return await self._find_key(process, key)
+        found = await self._find_key(process, scope, key)
+        return None if found is None else found[0]
 
     async def unfinished(self) -> list[InboxItem]:
         await self._barrier()

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import aiosqlite
-import orjson
 
+from runtime.codecs import parse_json, serialize_json
 from runtime.store.base import ExecutionRecord
 
 MIGRATIONS: list[str] = [
@@ -108,16 +108,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, period)
     );
     """,
+    # 4: idempotency keys belong to a caller and to the request they were first used with
+    """
+    ALTER TABLE executions ADD COLUMN idempotency_scope TEXT NOT NULL DEFAULT '';
+    ALTER TABLE executions ADD COLUMN request_hash TEXT;
+    DROP INDEX executions_idempotency;
+    CREATE UNIQUE INDEX executions_idempotency_scoped
+        ON executions (process, idempotency_scope, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    """,
+    # 5: attempts: an inbox item's claims by workers, each attempt's outcome in its record
+    """
+    ALTER TABLE inbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE executions ADD COLUMN attempts BLOB;
+    ALTER TABLE executions ADD COLUMN token_root TEXT
+    """,
 ]
 
 RECORD_COLUMNS = (
     "id, process, trigger, status, created_at, started_at, finished_at, duration_ms, "
-    "documents_in, documents_out, error, trace, input, output, parent_id, idempotency_key"
+    "documents_in, documents_out, error, trace, input, output, parent_id, idempotency_key, "
+    "attempt, attempts, token_root"
 )
 # Writes are multi-row statements: one sqlite3 step per batch instead of one per row, so
 # the writer thread gives up and retakes the GIL once per batch, not once per request.
 ROWS_PER_STATEMENT = 500
-RECORD_ROW = "(" + ", ".join(["?"] * 16) + ")"
+RECORD_ROW = "(" + ", ".join(["?"] * 19) + ")"
 UPSERT = (
     f"INSERT INTO executions ({RECORD_COLUMNS}) VALUES {{rows}} "
     """ON CONFLICT (id) DO UPDATE SET
@@ -129,9 +146,12 @@ UPSERT = (
     WHERE executions.status NOT IN ('succeeded', 'failed')
         OR excluded.status IN ('succeeded', 'failed')"""
 )
-ACCEPT_ROW = "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?)"
+ACCEPT_ROW = (
+    "(?, ?, ?, 'queued', ?, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)"
+)
 ACCEPT_EXECUTION = (
-    f"INSERT INTO executions ({RECORD_COLUMNS}) VALUES {{rows}} ON CONFLICT DO NOTHING"
+    f"INSERT INTO executions ({RECORD_COLUMNS}, idempotency_scope, request_hash) "
+    "VALUES {rows} ON CONFLICT DO NOTHING"
 )
 # Only items whose execution row went in (not an idempotent duplicate) enter the inbox.
 INBOX_ROW = "(?, ?, ?, ?, ?, ?, ?)"
@@ -152,11 +172,12 @@ async def write_rows(
 
 
 def to_json(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
+    """Record parts as JSON; integers beyond 64 bits are kept exactly (see codecs)."""
+    return None if value is None else serialize_json(value)
 
 
 def from_json(value: bytes | None) -> Any:
-    return None if value is None else orjson.loads(value)
+    return None if value is None else parse_json(value)
 
 
 def record_params(record: ExecutionRecord) -> tuple[Any, ...]:
@@ -177,12 +198,15 @@ def record_params(record: ExecutionRecord) -> tuple[Any, ...]:
         to_json(record.output),
         record.parent_id,
         record.idempotency_key,
+        record.attempt,
+        to_json(record.attempts or None),
+        record.token_root,
     )
 
 
 def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
     (id_, process, trigger, status, created, started, finished, duration, d_in, d_out,
-     error, trace, input_, output, parent, key) = row  # fmt: skip
+     error, trace, input_, output, parent, key, attempt, attempts, root) = row  # fmt: skip
     return ExecutionRecord(
         id=id_,
         process=process,
@@ -200,4 +224,7 @@ def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
         output=from_json(output),
         parent_id=parent,
         idempotency_key=key,
+        attempt=attempt,
+        attempts=from_json(attempts) or [],
+        token_root=root,
     )

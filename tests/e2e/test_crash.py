@@ -7,9 +7,11 @@ import sqlite3
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.serverproc import ADMIN, WharfServer
 
@@ -172,3 +174,117 @@ async def test_sigterm_lets_running_work_finish(tmp_path: Path) -> None:
         pending = db.execute("SELECT count(*) FROM inbox WHERE done = 0").fetchone()[0]
     assert status == ("succeeded",)
     assert pending == 0
+
+
+ONCE = """
+name: once
+trigger:
+  http: {auth: none, method: POST, path: /once, input: json, mode: async}
+steps:
+  - sql.upsert:     # keyed on the step's token: a second attempt updates, never adds
+      connection: db
+      table: effects
+      key: [token]
+      values: {token: step_token(), n: doc.n, attempt: attempt()}
+  - http.request:   # the same Idempotency-Key in every attempt
+      connection: upstream
+      path: "'/hook'"
+      idempotency_key: true
+  - route:
+      routes:
+        - when: attempt() == 1
+          steps:
+            - delay: {duration: 120s}   # the first attempt is killed in here
+"""
+
+
+async def _poll(check: Any, what: str) -> Any:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_rerun_after_kill_9_is_a_visible_second_attempt(tmp_path: Path) -> None:
+    hooks: list[str | None] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        hooks.append(request.headers.get("Idempotency-Key"))
+        return web.json_response({"ok": True})
+
+    upstream_app = web.Application()
+    upstream_app.router.add_post("/hook", hook)
+    runner = web.AppRunner(upstream_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    processes = tmp_path / "processes"
+    processes.mkdir()
+    (processes / "once.yaml").write_text(ONCE)
+    effects = tmp_path / "effects.db"
+    (processes / "connections.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            connections:
+              db:
+                connector: sql
+                url: sqlite+aiosqlite:///{effects}
+                init:
+                  - CREATE TABLE IF NOT EXISTS effects (
+                      token VARCHAR(200) PRIMARY KEY, n INTEGER, attempt INTEGER)
+              upstream:
+                connector: http
+                base_url: http://127.0.0.1:{port}
+            """
+        )
+    )
+    options = ("--store", f"sqlite:///{tmp_path / 'store.db'}", "--log-level", "WARNING")
+    try:
+        first = WharfServer(processes, *options, cwd=tmp_path).start()
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"{first.url}/once", json={"n": 7}) as response,
+            ):
+                assert response.status == 202
+                execution_id = (await response.json())["execution_id"]
+
+            async def hooked() -> bool:
+                return len(hooks) == 1
+
+            await _poll(hooked, "the first attempt's call upstream")
+        finally:
+            first.kill()  # mid-attempt: in the 120 s delay, after both effects
+        assert first.proc is not None and first.proc.returncode == -9
+
+        with WharfServer(processes, *options, cwd=tmp_path) as second:
+            async with aiohttp.ClientSession(headers=ADMIN) as session:
+
+                async def finished() -> dict[str, Any] | None:
+                    url = f"{second.url}/api/executions/{execution_id}"
+                    async with session.get(url) as response:
+                        record: dict[str, Any] = await response.json()
+                    return record if record["status"] in ("succeeded", "failed") else None
+
+                record = await _poll(finished, "the second attempt")
+    finally:
+        await runner.cleanup()
+
+    assert record["status"] == "succeeded"
+    assert record["attempt"] == 2
+    attempts = record["attempts"]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [
+        (1, "interrupted"),
+        (2, "succeeded"),
+    ]
+    assert attempts[0]["started_at"] is not None
+    assert attempts[1]["started_at"] >= attempts[0]["started_at"]
+    # Each step's token is the same in both attempts: one row, one key upstream.
+    with sqlite3.connect(effects) as db:
+        rows = db.execute("SELECT token, n, attempt FROM effects").fetchall()
+    assert rows == [(f"{execution_id}:steps[0].sql.upsert", 7, 2)]
+    assert hooks == [f"{execution_id}:steps[1].http.request"] * 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -397,3 +398,31 @@ def test_a_repeated_path_parameter_is_a_load_error(tmp_path: Path) -> None:
     processes, problems = validate_files(tmp_path, files)
     assert len(problems) == 1, processes
     assert problems[0].startswith("n.yaml:4 trigger.http.path: ")
+
+
+BIG_NUMBERS = (
+    b'{"id": 123456789012345678901234567890, "neg": -98765432109876543210987654321, '
+    b'"u64": 18446744073709551615, "i64": -9223372036854775808, '
+    b'"past_u64": 18446744073709551616, "f": 1.5, "digits": "12345678901234567890123", '
+    b'"nested": [[340282366920938463463374607431768211456]]}'
+)
+
+
+async def test_integers_beyond_64_bits_come_back_exactly(client: Client) -> None:
+    response = await client.post(
+        "/json", data=BIG_NUMBERS, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 200, await response.text()
+    # Compared as text: a float on the way would print as 1.2345678901234568e+29.
+    text = await response.text()
+    for literal in (
+        "123456789012345678901234567890",
+        "-98765432109876543210987654321",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "18446744073709551616",
+        "340282366920938463463374607431768211456",
+    ):
+        assert literal in text
+    assert "e+" not in text
+    assert await response.json() == {"got": json.loads(BIG_NUMBERS)}

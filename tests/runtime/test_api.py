@@ -258,9 +258,48 @@ async def test_retry_of_failed_execution(client: Client) -> None:
     retried = await wait_for_status(client, retry_id, "failed")  # same input, same outcome
     assert retried["trigger"] == "retry"
     assert retried["parent_id"] == failed["execution_id"]
+    # A retry is the next attempt: the record keeps the earlier attempt's outcome.
+    assert retried["attempt"] == 2
+    assert [(a["attempt"], a["execution_id"], a["status"]) for a in retried["attempts"]] == [
+        (1, failed["execution_id"], "failed"),
+        (2, retry_id, "failed"),
+    ]
+    conforms(retried, "Execution")
 
     ok = await (await client.post("/flaky", json={"fail": False})).json()
     await wait_for_status(client, ok["execution_id"], "succeeded")
     conflict = await client.post(f"/api/executions/{ok['execution_id']}/retry")
     assert conflict.status == 409
     assert (await client.post("/api/executions/nope/retry")).status == 404
+
+
+async def test_big_integers_stay_exact_through_the_store_and_the_api(client: Client) -> None:
+    big = 123456789012345678901234567890
+    raw = b'{"n": 123456789012345678901234567890}'
+    response = await client.post("/echo", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status == 202, await response.text()
+    record = await wait_for_status(client, (await response.json())["execution_id"], "succeeded")
+    assert record["input"][0]["body"]["n"] == big
+    assert record["output"][0]["body"]["n"] == 2 * big
+    text = await (await client.get(f"/api/executions/{record['id']}")).text()
+    assert str(2 * big) in text and "e+" not in text
+
+    envelope = b'{"body": {"n": 123456789012345678901234567890}}'
+    response = await client.post(
+        "/api/processes/echo/executions?wait=5000",
+        data=envelope,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 200, await response.text()
+    assert str(2 * big) in await response.text()
+
+
+async def test_execute_api_refuses_a_key_reused_for_another_request(client: Client) -> None:
+    url, headers = "/api/processes/echo/executions", {"Idempotency-Key": "api-1"}
+    first = await client.post(url, json={"body": {"n": 1}}, headers=headers)
+    assert first.status == 202
+    again = await client.post(url, json={"body": {"n": 1}}, headers=headers)
+    assert (await again.json())["execution_id"] == (await first.json())["execution_id"]
+    other = await client.post(url, json={"body": {"n": 2}}, headers=headers)
+    assert other.status == 422
+    assert (await other.json())["type"] == "urn:wharf:problem:idempotency-key-reused"

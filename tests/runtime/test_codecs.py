@@ -199,3 +199,29 @@ def test_serialize_json_refuses_unknown_types() -> None:
         serialize_json({"o": object()})
     assert caught.value.detail.startswith("cannot serialize the document as JSON: ")
     assert "object" in caught.value.detail
+
+
+# --- JSON numbers -------------------------------------------------------------------------
+
+
+def test_integers_beyond_64_bits_parse_and_serialize_exactly() -> None:
+    text = b'{"a": [123456789012345678901234567890, -18446744073709551617], "f": 0.1, "s": "x"}'
+    value = parse_json(text)
+    assert value == {
+        "a": [123456789012345678901234567890, -18446744073709551617],
+        "f": 0.1,
+        "s": "x",
+    }
+    assert isinstance(value["a"][0], int)
+    assert serialize_json(value) == text.replace(b": ", b":").replace(b", ", b",")
+    assert b"\n  " in serialize_json(value, pretty=True)
+    assert parse_json(serialize_json({2**80: 2**80})) == {str(2**80): 2**80}
+
+
+def test_long_digit_runs_in_strings_and_fractions_keep_their_values() -> None:
+    assert parse_json(b'["12345678901234567890123", 0.12345678901234567890123]') == [
+        "12345678901234567890123",
+        0.12345678901234567890123,
+    ]
+    with pytest.raises(MalformedJSON):
+        parse_json(b"[12345678901234567890123, NaN]")

@@ -196,8 +196,8 @@ def test_sandbox_refuses_unsafe_access_in_templates() -> None:
 # --- compile time -------------------------------------------------------------------------
 
 AVAILABLE = (
-    "available: doc, props and the functions xpath, xpath_list, xpath_nodes, now, uuid "
-    "(a literal string needs quotes: \"'text'\")"
+    "available: doc, props and the functions xpath, xpath_list, xpath_nodes, now, uuid, "
+    "step_token, execution_id, attempt (a literal string needs quotes: \"'text'\")"
 )
 
 

@@ -21,7 +21,8 @@ from tests.helpers import fresh_dir, validate_files, write_files
 ROOT = Path(__file__).resolve().parents[2]
 
 UNKNOWN_NAME = (
-    "available: doc, props and the functions xpath, xpath_list, xpath_nodes, now, uuid "
+    "available: doc, props and the functions xpath, xpath_list, xpath_nodes, now, uuid, "
+    "step_token, execution_id, attempt "
     "(a literal string needs quotes: \"'text'\")"
 )
 

@@ -136,3 +136,66 @@ async def test_retention_by_age_and_count(store: SQLiteStore) -> None:
     assert await store.prune(older_than=None, keep=3) == 1
     left = {r.id for r in await store.list_executions(ExecutionQuery())}
     assert left == {running, *sorted(recent)[1:]}
+
+
+async def test_idempotency_keys_are_scoped_to_callers_and_bound_to_requests(
+    store: SQLiteStore,
+) -> None:
+    def scoped(scope: str, fingerprint: str | None) -> InboxItem:
+        made = item("k")
+        made.idempotency_scope, made.request_hash = scope, fingerprint
+        return made
+
+    alpha, beta = scoped("key:a", "h1"), scoped("key:b", "h2")
+    a, b = await asyncio.gather(store.accept(alpha), store.accept(beta))
+    assert (a.execution_id, a.duplicate, a.conflict) == (alpha.id, False, False)
+    assert (b.execution_id, b.duplicate, b.conflict) == (beta.id, False, False)
+    same = await store.accept(scoped("key:a", "h1"))
+    assert (same.execution_id, same.duplicate, same.conflict) == (alpha.id, True, False)
+    other = scoped("key:a", "h3")
+    changed = await store.accept(other)
+    assert (changed.execution_id, changed.duplicate, changed.conflict) == (alpha.id, True, True)
+    assert await store.get_execution(other.id) is None
+    assert {u.id for u in await store.unfinished()} == {alpha.id, beta.id}
+    assert await store.find_idempotent("p", "k", "key:b") == beta.id
+    # In one batch too: the first of two different requests wins, the second conflicts.
+    first, second = scoped("key:c", "x"), scoped("key:c", "y")
+    c1, c2 = await asyncio.gather(store.accept(first), store.accept(second))
+    assert (c1.duplicate, c2.execution_id, c2.conflict) == (False, first.id, True)
+
+
+async def test_an_item_claimed_again_records_the_interrupted_attempt(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    accepted = item()
+    await store.accept(accepted)
+    first = await store.start_attempt(accepted.id)
+    assert (first.number, first.earlier) == (1, [])
+    running = await store.get_execution(accepted.id)
+    assert running is not None and running.status == "running"
+    assert running.started_at is not None
+    # The runtime dies; after a restart the item is still unfinished and is claimed again.
+    await store.close()
+    reopened = SQLiteStore(str(tmp_path / "store.db"))
+    await reopened.open()
+    try:
+        assert [u.id for u in await reopened.unfinished()] == [accepted.id]
+        second = await reopened.start_attempt(accepted.id)
+        assert second.number == 2
+        assert [(a["attempt"], a["status"], a["started_at"]) for a in second.earlier] == [
+            (1, "interrupted", running.started_at)
+        ]
+        done = record(accepted.id)
+        done.attempt, done.attempts = 2, second.earlier
+        await reopened.save_execution(done, finish_inbox=True)
+        found = await reopened.get_execution(accepted.id)
+        assert found is not None
+        shown = found.as_dict()
+        assert shown["attempt"] == 2
+        assert [(a["attempt"], a["status"]) for a in shown["attempts"]] == [
+            (1, "interrupted"),
+            (2, "succeeded"),
+        ]
+    finally:
+        await reopened.close()
+        await store.open()  # the fixture closes it
