@@ -20,6 +20,7 @@ N, R, P = 2**14, 8, 1
 _REMEMBER_SECONDS = 60.0
 _PEPPER = os.urandom(32)  # per process: the cache's keys mean nothing outside it
 _verified: dict[bytes, float] = {}
+_dummy: list[str] = []  # made on first use: a hash no password matches in practice
 
 
 def hash_password(password: str) -> str:
@@ -46,6 +47,15 @@ def _check(password: str, stored: str) -> bool:
         dklen=len(expected),
     )
     return hmac.compare_digest(actual, expected)
+
+
+async def verify_absent_user(password: str) -> bool:
+    """Verify against a throw-away hash: an unknown user costs the same scrypt as a known
+    one with a wrong password, so answer times do not tell which user names exist."""
+    if not _dummy:
+        _dummy.append(hash_password(os.urandom(16).hex()))
+    await asyncio.to_thread(_check, password, _dummy[0])
+    return False
 
 
 async def verify_password(password: str, stored: str) -> bool:
