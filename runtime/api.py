@@ -19,6 +19,7 @@ from runtime.recording import snapshots
 from runtime.security.admin import add_admin_route
 from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
+from runtime.timestamps import iso_times
 
 MAX_PAGE = 500
 STATUSES = ("queued", "running", "succeeded", "failed")
@@ -108,7 +109,7 @@ async def list_executions(request: web.Request) -> web.Response:
     next_cursor = records[-1].id if len(records) == query.limit else None
     return _json(
         {
-            "items": [record.as_dict(with_trace=False) for record in records],
+            "items": [iso_times(record.as_dict(with_trace=False)) for record in records],
             "next_cursor": next_cursor,
         }
     )
@@ -119,7 +120,7 @@ async def get_execution(request: web.Request) -> web.Response:
     record = await _state(request).store.get_execution(execution_id)
     if record is None:
         raise _not_found(f"execution {execution_id!r}")
-    return _json(record.as_dict())
+    return _json(iso_times(record.as_dict()))
 
 
 def _execute_request(envelope: Any) -> dict[str, Any]:
@@ -178,7 +179,7 @@ async def execute_process(request: web.Request) -> web.Response:
     record = await state.store.get_execution(outcome.execution.id)
     assert record is not None
     return _json(
-        {"execution": record.as_dict(), "documents": snapshots(outcome.documents, [])},
+        {"execution": iso_times(record.as_dict()), "documents": snapshots(outcome.documents, [])},
         headers={"X-Execution-Id": record.id},
     )
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from runtime.errors import RequestError
 from runtime.metrics import Metrics
+from runtime.timestamps import iso_utc
 from runtime.usage import DEFAULT_SPAN, Grouping, UsageRecorder
 
 USAGE = web.AppKey("wharf_usage", UsageRecorder)
@@ -51,7 +52,7 @@ async def get_usage(request: web.Request) -> web.Response:
         raise RequestError(f"by is listener or caller, not {by!r}", problem="invalid-query")
     grouping: Grouping = "caller" if by == "caller" else "listener"
     since = parse_since(query["since"]) if "since" in query else recorder.clock() - DEFAULT_SPAN
-    body = {"since": since, "by": by, "items": recorder.summary(since, grouping)}
+    body = {"since": iso_utc(since), "by": by, "items": recorder.summary(since, grouping)}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
@@ -122,7 +123,7 @@ USAGE_PATHS: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["since", "by", "items"],
                                 "properties": {
-                                    "since": {"type": "number"},
+                                    "since": {"type": "string", "format": "date-time"},
                                     "by": {"type": "string", "enum": list(BY)},
                                     "items": {
                                         "type": "array",
