@@ -197,9 +197,11 @@ class ListenerGuard:
         except (binascii.Error, UnicodeDecodeError):
             raise AuthFailed("malformed basic credentials") from None
         name, sep, password = decoded.partition(":")
-        user = self.security.users.get(name) if sep else None
-        if user is None:
-            await verify_absent_user(password)  # as slow as a wrong password
+        users = self.security.users
+        user = users.get(name) if sep else None
+        if user is None:  # as slow as a wrong password for a user that exists
+            like = next((known.password_hash for known in users.values()), None)
+            await verify_absent_user(password, like)
             raise AuthFailed(f"bad basic credentials for unknown user {name!r}")
         if not await verify_password(password, user.password_hash):
             raise AuthFailed(f"bad basic credentials for user {name!r}")
