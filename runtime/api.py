@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -19,7 +18,7 @@ from runtime.recording import snapshots
 from runtime.security.admin import add_admin_route
 from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
-from runtime.timestamps import iso_times
+from runtime.timestamps import iso_times, parse_time
 
 MAX_PAGE = 500
 STATUSES = ("queued", "running", "succeeded", "failed")
@@ -67,19 +66,6 @@ async def get_process(request: web.Request) -> web.Response:
     return _json(_process_summary(state, name))
 
 
-def _timestamp(value: str, name: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise RequestError(
-            f"{name} is an ISO-8601 time or epoch seconds, not {value!r}", problem="invalid-query"
-        ) from None
-
-
 def _query(request: web.Request) -> ExecutionQuery:
     params = request.query
     status = params.get("status")
@@ -96,8 +82,8 @@ def _query(request: web.Request) -> ExecutionQuery:
     return ExecutionQuery(
         process=params.get("process"),
         status=status,
-        since=_timestamp(params["since"], "since") if "since" in params else None,
-        until=_timestamp(params["until"], "until") if "until" in params else None,
+        since=parse_time(params["since"], "since") if "since" in params else None,
+        until=parse_time(params["until"], "until") if "until" in params else None,
         cursor=params.get("cursor"),
         limit=limit,
     )

@@ -7,8 +7,11 @@ output shows them in this one form. A record's time fields are named `*_at` (and
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
+
+from runtime.errors import RequestError
 
 # Document snapshots carry the caller's own data: their fields are never rewritten.
 _DATA = frozenset({"input", "output", "documents", "properties", "body"})
@@ -16,6 +19,27 @@ _DATA = frozenset({"input", "output", "documents", "properties", "body"})
 
 def iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def parse_time(value: str, name: str) -> float:
+    """Epoch seconds from a query parameter: ISO 8601 (UTC unless it names an offset) or
+    epoch seconds; anything else is the caller's mistake."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise RequestError(
+                f"{name} is an ISO 8601 time or epoch seconds, not {value!r}",
+                problem="invalid-query",
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if not math.isfinite(seconds):
+        raise RequestError(f"{name} is a finite number, not {value!r}", problem="invalid-query")
+    return seconds
 
 
 def iso_times(data: Any) -> Any:

@@ -77,6 +77,8 @@ ODD = [
     ("GET", "/api/executions?limit=0", "/api/executions", 400),
     ("GET", "/api/executions?since=yesterday", "/api/executions", 400),
     ("GET", "/api/usage?since=nan", "/api/usage", 400),
+    ("GET", "/api/executions?since=inf", "/api/executions", 400),
+    ("GET", "/api/executions?until=-nan", "/api/executions", 400),
 ]  # fmt: skip
 
 
