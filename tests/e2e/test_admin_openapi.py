@@ -42,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WharfServer]:
 
 def _run(server: WharfServer, cwd: Path, location: str, *args: str) -> None:
     command = [_schemathesis(), "run", location, "--checks", CHECKS]
-    command += ["--seed", "1", "--workers", "2", "--request-timeout", "20", *args]
+    command += ["--seed", "1", "--workers", "1", "--request-timeout", "20", *args]
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n--- server log:\n{server.log}"
     assert "Server error" not in done.stdout
