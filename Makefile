@@ -21,6 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
+	@echo "The wharf command is $(BIN)/wharf; in another shell, '. $(BIN)/activate' puts it on PATH."
 	$(BIN)/wharf run sample_processes --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test lint typecheck unit

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from runtime.recording import snapshots
 from runtime.security.admin import add_admin_route
 from runtime.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
+from runtime.timestamps import iso_times, parse_time
 
 MAX_PAGE = 500
 ADMIN_SCOPE = "admin"  # whose idempotency keys the Execute API's are
@@ -67,19 +67,6 @@ async def get_process(request: web.Request) -> web.Response:
     return _json(_process_summary(state, name))
 
 
-def _timestamp(value: str, name: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise RequestError(
-            f"{name} is an ISO-8601 time or epoch seconds, not {value!r}", problem="invalid-query"
-        ) from None
-
-
 def _query(request: web.Request) -> ExecutionQuery:
     params = request.query
     status = params.get("status")
@@ -96,8 +83,8 @@ def _query(request: web.Request) -> ExecutionQuery:
     return ExecutionQuery(
         process=params.get("process"),
         status=status,
-        since=_timestamp(params["since"], "since") if "since" in params else None,
-        until=_timestamp(params["until"], "until") if "until" in params else None,
+        since=parse_time(params["since"], "since") if "since" in params else None,
+        until=parse_time(params["until"], "until") if "until" in params else None,
         cursor=params.get("cursor"),
         limit=limit,
     )
@@ -109,7 +96,7 @@ async def list_executions(request: web.Request) -> web.Response:
     next_cursor = records[-1].id if len(records) == query.limit else None
     return _json(
         {
-            "items": [record.as_dict(with_trace=False) for record in records],
+            "items": [iso_times(record.as_dict(with_trace=False)) for record in records],
             "next_cursor": next_cursor,
         }
     )
@@ -120,7 +107,7 @@ async def get_execution(request: web.Request) -> web.Response:
     record = await _state(request).store.get_execution(execution_id)
     if record is None:
         raise _not_found(f"execution {execution_id!r}")
-    return _json(record.as_dict())
+    return _json(iso_times(record.as_dict()))
 
 
 def _execute_request(envelope: Any) -> dict[str, Any]:
@@ -180,7 +167,7 @@ async def execute_process(request: web.Request) -> web.Response:
     record = await state.store.get_execution(outcome.execution.id)
     assert record is not None
     return _json(
-        {"execution": record.as_dict(), "documents": snapshots(outcome.documents, [])},
+        {"execution": iso_times(record.as_dict()), "documents": snapshots(outcome.documents, [])},
         headers={"X-Execution-Id": record.id},
     )
 

@@ -13,6 +13,7 @@ from runtime.errors import RequestError
 from runtime.schedules.scheduler import ScheduledProcess, Scheduler
 from runtime.security.admin import add_admin_route
 from runtime.state import STATE
+from runtime.timestamps import iso_times
 
 MAX_FIRES = 500
 
@@ -41,7 +42,7 @@ def _entry(request: web.Request) -> tuple[Scheduler, ScheduledProcess]:
 
 async def list_schedules(request: web.Request) -> web.Response:
     scheduler = _scheduler(request)
-    items = [await scheduler.describe(name) for name in sorted(scheduler.entries)]
+    items = [iso_times(await scheduler.describe(name)) for name in sorted(scheduler.entries)]
     return _json({"items": items})
 
 
@@ -52,19 +53,19 @@ async def get_schedule(request: web.Request) -> web.Response:
         raise RequestError(
             f"fires is a number from 1 to {MAX_FIRES}, not {text!r}", problem="invalid-query"
         )
-    return _json(await scheduler.describe(entry.process.name, fires=int(text)))
+    return _json(iso_times(await scheduler.describe(entry.process.name, fires=int(text))))
 
 
 async def pause_schedule(request: web.Request) -> web.Response:
     scheduler, entry = _entry(request)
     await scheduler.set_paused(entry.process.name, True)
-    return _json(await scheduler.describe(entry.process.name))
+    return _json(iso_times(await scheduler.describe(entry.process.name)))
 
 
 async def resume_schedule(request: web.Request) -> web.Response:
     scheduler, entry = _entry(request)
     await scheduler.set_paused(entry.process.name, False)
-    return _json(await scheduler.describe(entry.process.name))
+    return _json(iso_times(await scheduler.describe(entry.process.name)))
 
 
 async def run_schedule(request: web.Request) -> web.Response:
@@ -77,7 +78,7 @@ async def run_schedule(request: web.Request) -> web.Response:
         if done:
             fire = task.result()
             if fire is not None:
-                return _json({"process": entry.process.name, **fire.as_dict()})
+                return _json(iso_times({"process": entry.process.name, **fire.as_dict()}))
     return _json({"process": entry.process.name, "status": "running"}, status=202)
 
 

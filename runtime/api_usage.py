@@ -6,8 +6,6 @@ and mounts these handlers with `runtime.routes.add_route`, so bad queries answer
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,32 +13,13 @@ from aiohttp import web
 
 from runtime.errors import RequestError
 from runtime.metrics import Metrics
+from runtime.timestamps import iso_utc, parse_time
 from runtime.usage import DEFAULT_SPAN, Grouping, UsageRecorder
 
 USAGE = web.AppKey("wharf_usage", UsageRecorder)
 METRICS = web.AppKey("wharf_metrics", Metrics)
 
 BY = ("listener", "caller")
-
-
-def parse_since(value: str) -> float:
-    """Epoch seconds or an ISO 8601 time (UTC unless it names an offset)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise RequestError(
-                f"since is an ISO 8601 time or epoch seconds, not {value!r}",
-                problem="invalid-query",
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
-    if not math.isfinite(seconds):
-        raise RequestError(f"since is a finite number, not {value!r}", problem="invalid-query")
-    return seconds
 
 
 async def get_usage(request: web.Request) -> web.Response:
@@ -50,8 +29,10 @@ async def get_usage(request: web.Request) -> web.Response:
     if by not in BY:
         raise RequestError(f"by is listener or caller, not {by!r}", problem="invalid-query")
     grouping: Grouping = "caller" if by == "caller" else "listener"
-    since = parse_since(query["since"]) if "since" in query else recorder.clock() - DEFAULT_SPAN
-    body = {"since": since, "by": by, "items": recorder.summary(since, grouping)}
+    since = (
+        parse_time(query["since"], "since") if "since" in query else recorder.clock() - DEFAULT_SPAN
+    )
+    body = {"since": iso_utc(since), "by": by, "items": recorder.summary(since, grouping)}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
@@ -122,7 +103,7 @@ USAGE_PATHS: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["since", "by", "items"],
                                 "properties": {
-                                    "since": {"type": "number"},
+                                    "since": {"type": "string", "format": "date-time"},
                                     "by": {"type": "string", "enum": list(BY)},
                                     "items": {
                                         "type": "array",

@@ -23,9 +23,9 @@ def _configure_logging(level: str) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from runtime.loader import validate_directory
+    from runtime.loader import validate_path
 
-    processes, problems = validate_directory(Path(args.directory))
+    processes, problems = validate_path(Path(args.directory))
     for problem in problems:
         print(problem)
     if problems:
@@ -131,8 +131,18 @@ def _cmd_connections_test(args: argparse.Namespace) -> int:
     return 0 if all(result.ok for result in results) else 1
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wharf")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wharf", description="Wharf integration runtime")
+    parser.add_argument("--version", action="version", version=f"wharf {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="serve the processes of a directory")
@@ -146,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     validate = commands.add_parser("validate", help="check process files, report every problem")
-    validate.add_argument("directory")
+    validate.add_argument(
+        "directory", metavar="PATH", help="a directory of process files, or one process file"
+    )
     validate.set_defaults(func=_cmd_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a kind of YAML file")

@@ -11,13 +11,13 @@ import asyncio
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from runtime.ids import new_execution_id
 from runtime.store import ExecutionQuery, InboxItem, open_store
+from runtime.timestamps import iso_times, iso_utc
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -70,20 +70,23 @@ def fail(message: str) -> int:
     return 1
 
 
-def utc_text(epoch: float | None) -> str:
-    if epoch is None:
+def utc_text(moment: float | str | None) -> str:
+    """A time for a table column: ISO 8601 UTC to the second (`2026-12-02T15:04:05Z`),
+    from epoch seconds (a store read directly) or the API's ISO text."""
+    if moment is None:
         return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    text = iso_utc(moment) if isinstance(moment, int | float) else moment
+    return text[:19] + "Z"
 
 
 def _print_table(items: list[dict[str, Any]]) -> None:
-    print(f"{'ID':36}  {'PROCESS':24}  {'STATUS':9}  {'TRIGGER':8}  {'CREATED (UTC)':19}  MS")
+    print(f"{'ID':36}  {'PROCESS':24}  {'STATUS':9}  {'TRIGGER':8}  {'CREATED':20}  MS")
     for item in items:
         duration = item.get("duration_ms")
         ms = f"{duration:.1f}" if isinstance(duration, int | float) else "-"
         print(
             f"{item['id']:36}  {item['process'][:24]:24}  {item['status']:9}  "
-            f"{item['trigger']:8}  {utc_text(item.get('created_at')):19}  {ms}"
+            f"{item['trigger']:8}  {utc_text(item.get('created_at')):20}  {ms}"
         )
 
 
@@ -93,7 +96,8 @@ async def _list(args: argparse.Namespace) -> int:
         await store.open()
         try:
             query = ExecutionQuery(process=args.process, status=args.status, limit=args.limit)
-            items = [r.as_dict(with_trace=False) for r in await store.list_executions(query)]
+            records = await store.list_executions(query)
+            items = [iso_times(r.as_dict(with_trace=False)) for r in records]
         finally:
             await store.close()
     else:
@@ -123,7 +127,7 @@ async def _show(args: argparse.Namespace) -> int:
             await store.close()
         if record is None:
             return fail(f"execution {args.id!r} not found")
-        data = record.as_dict()
+        data = iso_times(record.as_dict())
     else:
         try:
             status, data = await http_json("GET", f"{server_url(args)}/api/executions/{args.id}")

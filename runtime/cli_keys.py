@@ -18,6 +18,7 @@ from runtime.security.api_keys import new_key
 from runtime.security.passwords import hash_password
 from runtime.settings import Settings
 from runtime.store import open_store
+from runtime.timestamps import iso_times
 
 
 def add_commands(commands: Any) -> None:
@@ -75,16 +76,16 @@ async def _list(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     if args.json:
-        print(json.dumps([key.as_dict() for key in keys], indent=2))
+        print(json.dumps([iso_times(key.as_dict()) for key in keys], indent=2))
         return 0
-    print(f"{'ID':12}  {'NAME':24}  {'KIND':6}  {'CREATED (UTC)':19}  {'REVOKED':19}  PROCESSES")
+    print(f"{'ID':12}  {'NAME':24}  {'KIND':6}  {'CREATED':20}  {'REVOKED':20}  PROCESSES")
     for key in keys:
         kind = "admin" if key.admin else "key"
         revoked = utc_text(key.revoked_at) if key.revoked_at else "-"
         processes = ", ".join(key.processes) if key.processes else "*"
         print(
-            f"{key.id:12}  {key.name[:24]:24}  {kind:6}  {utc_text(key.created_at):19}  "
-            f"{revoked:19}  {processes}"
+            f"{key.id:12}  {key.name[:24]:24}  {kind:6}  {utc_text(key.created_at):20}  "
+            f"{revoked:20}  {processes}"
         )
     return 0
 

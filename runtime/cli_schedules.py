@@ -14,9 +14,17 @@ from typing import Any
 import aiohttp
 
 from runtime.cli_executions import DEFAULT_URL, fail, http_json, server_url, utc_text
+from runtime.durations import parse_duration
 from runtime.store import open_store
 
 FINE = ("succeeded", "idle")
+
+
+def _wait(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_commands(commands: Any) -> None:
@@ -32,7 +40,11 @@ def add_commands(commands: Any) -> None:
     run_now = commands.add_parser("run-now", help="fire a scheduled process now")
     run_now.add_argument("name")
     run_now.add_argument(
-        "--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)"
+        "--wait",
+        type=_wait,
+        default=60.0,
+        help="how long to wait for the result: seconds, or with a unit as in 500ms, 2m "
+        "(default 60s; the API's ?wait= is milliseconds, this converts)",
     )
     for parser in (listing, show, pause, resume, run_now):
         parser.add_argument("--url", help=f"a running server (default {DEFAULT_URL}, WHARF_URL)")
@@ -70,14 +82,14 @@ async def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(items, indent=2))
         return 0
-    print(f"{'PROCESS':24}  {'TRIGGER':10}  {'WHEN':16}  {'NEXT FIRE (UTC)':19}  LAST")
+    print(f"{'PROCESS':24}  {'TRIGGER':10}  {'WHEN':16}  {'NEXT FIRE':20}  LAST")
     for item in items:
         last = item.get("last_fire") or {}
-        next_fire = "paused" if item["paused"] else (item["next_fire_at"] or "-")[:19]
+        next_fire = "paused" if item["paused"] else utc_text(item["next_fire_at"])
         last_text = f"{last['status']} {utc_text(last['slot'])}" if last else "-"
         print(
             f"{item['process'][:24]:24}  {item['trigger'][:10]:10}  {_when(item)[:16]:16}  "
-            f"{next_fire.replace('T', ' '):19}  {last_text}"
+            f"{next_fire:20}  {last_text}"
         )
     return 0
 

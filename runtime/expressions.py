@@ -29,7 +29,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lxml import etree
-from pydantic import PlainValidator, ValidationInfo, WithJsonSchema
+from pydantic import PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
 from runtime.document import Document
 from runtime.errors import DocumentError, ExpressionError
@@ -320,14 +320,25 @@ def _validate_xpath(value: Any, info: ValidationInfo) -> etree.XPath:
     return compile_xpath(value, tuple(sorted(_namespaces(info).items())))
 
 
+def _source(value: Evaluable) -> Any:
+    """How a compiled field is described (e.g. by the admin API): as it was written."""
+    return value.value if isinstance(value, Literal) else value.source
+
+
+def _xpath_source(value: etree.XPath) -> str:
+    return str(value.path)
+
+
 ExpressionField = Annotated[
     Expression,
     PlainValidator(_validate_expression),
+    PlainSerializer(_source),
     WithJsonSchema({"type": "string", "description": "Jinja2 expression, e.g. doc.amount > 100"}),
 ]
 ValueField = Annotated[
     Evaluable,
     PlainValidator(_validate_value),
+    PlainSerializer(_source),
     WithJsonSchema(
         {
             "anyOf": [
@@ -343,10 +354,12 @@ ValueField = Annotated[
 TemplateField = Annotated[
     Template,
     PlainValidator(_validate_template),
+    PlainSerializer(_source),
     WithJsonSchema({"type": "string", "description": "Jinja2 template producing text"}),
 ]
 XPathField = Annotated[
     etree.XPath,
     PlainValidator(_validate_xpath),
+    PlainSerializer(_xpath_source),
     WithJsonSchema({"type": "string", "description": "XPath 1.0 expression"}),
 ]

@@ -23,7 +23,13 @@ from runtime.security.loading import load_security
 from runtime.yaml_lines import Loc, format_loc, line_of
 from runtime.yaml_models import LoadProblem, read_yaml_file, validate_file
 
-__all__ = ["LoadProblem", "ProcessLoadError", "load_processes", "validate_directory"]
+__all__ = [
+    "LoadProblem",
+    "ProcessLoadError",
+    "load_processes",
+    "validate_directory",
+    "validate_path",
+]
 
 PROCESS_SUFFIXES = (".yaml", ".yml")
 
@@ -179,17 +185,31 @@ def validate_directory(directory: Path) -> tuple[list[Process], list[LoadProblem
     return processes, problems
 
 
+def validate_path(path: Path) -> tuple[list[Process], list[LoadProblem]]:
+    """`wharf validate PATH`: a directory, or one file checked with its directory's
+    connections.yaml and security.yaml (naming one of those checks just it)."""
+    if not path.is_file():
+        return validate_directory(path)
+    if path.name in (*CONNECTIONS_FILES, *SECURITY_FILES):
+        processes, _, problems = load_directory(path.parent, files=[])
+    else:
+        processes, _, problems = load_directory(path.parent, files=[path])
+    return processes, problems
+
+
 def load_directory(
-    directory: Path,
+    directory: Path, files: list[Path] | None = None
 ) -> tuple[list[Process], dict[str, Any], list[LoadProblem]]:
-    """Processes, connection configs, and every problem found."""
+    """Processes, connection configs, and every problem found; `files` picks some of
+    the directory's process files (default: all)."""
     if not directory.is_dir():
         return [], {}, [LoadProblem(str(directory), 1, "", "not a directory")]
     refused: dict[str, str] = {}
     connections, problems = load_connections(directory, refused)
     security, security_problems = load_security(directory)
     problems.extend(security_problems)
-    files = process_files(directory)
+    named = files is not None
+    files = process_files(directory) if files is None else files
     display = {path: str(path) for path in files}
     parsed: list[_Parsed] = []
     for path in files:
@@ -200,7 +220,7 @@ def load_directory(
     problems.extend(_cross_file_problems(parsed, display))
     if not security_problems:  # a broken security.yaml would report every listener again
         problems.extend(_access_problems(parsed, display, security))
-    if not files:
+    if not files and not named:
         problems.append(LoadProblem(str(directory), 1, "", "no process files (*.yaml) found"))
     processes = [Process(item.definition, item.path) for item in parsed if item.definition]
     return processes, connections, problems

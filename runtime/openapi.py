@@ -44,9 +44,9 @@ _EXECUTION_FIELDS: dict[str, Any] = {
     "process": {"type": "string"},
     "trigger": {"type": "string", "enum": ["listener", "api", "schedule", "poll", "retry"]},
     "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
-    "created_at": {"type": "number", "description": "epoch seconds"},
-    "started_at": {"type": ["number", "null"]},
-    "finished_at": {"type": ["number", "null"]},
+    "created_at": {"type": "string", "format": "date-time"},
+    "started_at": {"type": ["string", "null"], "format": "date-time"},
+    "finished_at": {"type": ["string", "null"], "format": "date-time"},
     "duration_ms": {"type": ["number", "null"]},
     "documents_in": {"type": "integer"},
     "documents_out": {"type": "integer"},
@@ -177,6 +177,43 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+_SECURITY_SCHEMES = {
+    "adminKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An admin key: WHARF_ADMIN_KEY, `wharf keys create --admin`, or the "
+        "key printed on the first start.",
+    },
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An admin key as a bearer token, or an admin JWT (security.yaml "
+        "`admin.jwt`).",
+    },
+}
+
+
+def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation sits behind the admin guard: it may answer 401 and 403 too."""
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"].setdefault(
+                "401", {"$ref": "#/components/responses/Unauthorized"}
+            )
+            operation["responses"].setdefault("403", {"$ref": "#/components/responses/Forbidden"})
+    return paths
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     execution_id = _param("id", "path", "execution id", {"type": "string"})
@@ -188,196 +225,222 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": "Processes, execution records, the Execute API and retries.",
         },
-        "paths": {
-            "/api/processes": {
-                "get": {
-                    "operationId": "listProcesses",
-                    "summary": "List processes with their triggers",
-                    "responses": {
-                        "200": _ok(
-                            "Processes",
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "items": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/Process"},
-                                    }
-                                },
-                            },
-                        )
-                    },
-                }
-            },
-            "/api/processes/{name}": {
-                "get": {
-                    "operationId": "getProcess",
-                    "summary": "One process",
-                    "parameters": [process_name],
-                    "responses": {
-                        "200": _ok("The process", {"$ref": "#/components/schemas/Process"}),
-                        "404": PROBLEM,
-                    },
-                }
-            },
-            "/api/processes/{name}/executions": {
-                "post": {
-                    "operationId": "executeProcess",
-                    "summary": "Start an execution (Execute API)",
-                    "description": "Without `wait`, the request is stored durably and run by a "
-                    "worker (202). With `wait` (ms), it runs at once; the record comes back "
-                    "if it finishes in time, else 202. `Idempotency-Key` de-duplicates async "
-                    "requests.",
-                    "parameters": [
-                        process_name,
-                        _param("wait", "query", "milliseconds to wait", {"type": "integer"}),
-                        _param(
-                            "Idempotency-Key", "header", "de-duplication key", {"type": "string"}
-                        ),
-                    ],
-                    "requestBody": {
-                        "required": False,
-                        "content": _json_content({"$ref": "#/components/schemas/ExecuteRequest"}),
-                    },
-                    "responses": {
-                        "200": _ok(
-                            "Finished within the wait",
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "execution": {"$ref": "#/components/schemas/Execution"},
-                                    "documents": {"type": "array", "items": {"type": "object"}},
-                                },
-                            },
-                        ),
-                        "202": _ACCEPTED,
-                        "400": PROBLEM,
-                        "404": PROBLEM,
-                        "503": PROBLEM,
-                    },
-                }
-            },
-            "/api/executions": {
-                "get": {
-                    "operationId": "listExecutions",
-                    "summary": "List execution records, newest first",
-                    "parameters": [
-                        _param("process", "query", "process name", {"type": "string"}),
-                        _param(
-                            "status",
-                            "query",
-                            "status",
-                            {
-                                "type": "string",
-                                "enum": ["queued", "running", "succeeded", "failed"],
-                            },
-                        ),
-                        _param("since", "query", "ISO-8601 or epoch seconds", {"type": "string"}),
-                        _param("until", "query", "ISO-8601 or epoch seconds", {"type": "string"}),
-                        _param(
-                            "cursor",
-                            "query",
-                            "next_cursor of the previous page",
-                            {"type": "string"},
-                        ),
-                        _param(
-                            "limit",
-                            "query",
-                            "page size",
-                            {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                        ),
-                    ],
-                    "responses": {
-                        "200": _ok(
-                            "A page of records",
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "items": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/ExecutionSummary"},
+        "security": [{"adminKey": []}, {"bearer": []}],
+        "paths": _guarded(
+            {
+                "/api/processes": {
+                    "get": {
+                        "operationId": "listProcesses",
+                        "summary": "List processes with their triggers",
+                        "responses": {
+                            "200": _ok(
+                                "Processes",
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Process"},
+                                        }
                                     },
-                                    "next_cursor": {"type": ["string", "null"]},
                                 },
-                            },
-                        ),
-                        "400": PROBLEM,
-                    },
-                }
-            },
-            "/api/executions/{id}": {
-                "get": {
-                    "operationId": "getExecution",
-                    "summary": "One execution record with its trace",
-                    "parameters": [execution_id],
-                    "responses": {
-                        "200": _ok("The record", {"$ref": "#/components/schemas/Execution"}),
-                        "404": PROBLEM,
-                    },
-                }
-            },
-            "/api/executions/{id}/retry": {
-                "post": {
-                    "operationId": "retryExecution",
-                    "summary": "Retry a failed execution as a new one linked to it",
-                    "parameters": [execution_id],
-                    "responses": {"202": _ACCEPTED, "404": PROBLEM, "409": PROBLEM},
-                }
-            },
-            "/api/connections": {
-                "get": {
-                    "operationId": "listConnections",
-                    "summary": "Connections from connections.yaml (no secrets)",
-                    "responses": {
-                        "200": _ok(
-                            "Connections",
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "items": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/Connection"},
-                                    }
+                            )
+                        },
+                    }
+                },
+                "/api/processes/{name}": {
+                    "get": {
+                        "operationId": "getProcess",
+                        "summary": "One process",
+                        "parameters": [process_name],
+                        "responses": {
+                            "200": _ok("The process", {"$ref": "#/components/schemas/Process"}),
+                            "404": PROBLEM,
+                        },
+                    }
+                },
+                "/api/processes/{name}/executions": {
+                    "post": {
+                        "operationId": "executeProcess",
+                        "summary": "Start an execution (Execute API)",
+                        "description": "Without `wait`, the request is stored durably and run by a "
+                        "worker (202). With `wait` (ms), it runs at once; the record comes back "
+                        "if it finishes in time, else 202. `Idempotency-Key` de-duplicates async "
+                        "requests.",
+                        "parameters": [
+                            process_name,
+                            _param(
+                                "wait",
+                                "query",
+                                "milliseconds to wait (as the X-Max-Wait header of listeners)",
+                                {"type": "integer", "minimum": 0},
+                            ),
+                            _param(
+                                "Idempotency-Key",
+                                "header",
+                                "de-duplication key",
+                                {"type": "string"},
+                            ),
+                        ],
+                        "requestBody": {
+                            "required": False,
+                            "content": _json_content(
+                                {"$ref": "#/components/schemas/ExecuteRequest"}
+                            ),
+                        },
+                        "responses": {
+                            "200": _ok(
+                                "Finished within the wait",
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "execution": {"$ref": "#/components/schemas/Execution"},
+                                        "documents": {"type": "array", "items": {"type": "object"}},
+                                    },
                                 },
-                            },
-                        )
-                    },
-                }
-            },
-            "/api/connections/{name}/test": {
-                "post": {
-                    "operationId": "testConnection",
-                    "summary": "Open a connection and prove it works (SQL: SELECT 1)",
-                    "parameters": [_param("name", "path", "connection name", {"type": "string"})],
-                    "responses": {
-                        "200": _ok(
-                            "The check's result", {"$ref": "#/components/schemas/CheckResult"}
-                        ),
-                        "404": PROBLEM,
-                    },
-                }
-            },
-            **SCHEDULE_PATHS,
-            **USAGE_PATHS,
-            "/api/openapi.json": {
-                "get": {
-                    "operationId": "getOpenAPI",
-                    "summary": "This document",
-                    "responses": {"200": _ok("OpenAPI document", {"type": "object"})},
-                }
-            },
-        },
+                            ),
+                            "202": _ACCEPTED,
+                            "400": PROBLEM,
+                            "404": PROBLEM,
+                            "413": PROBLEM,
+                            "503": PROBLEM,
+                        },
+                    }
+                },
+                "/api/executions": {
+                    "get": {
+                        "operationId": "listExecutions",
+                        "summary": "List execution records, newest first",
+                        "parameters": [
+                            _param("process", "query", "process name", {"type": "string"}),
+                            _param(
+                                "status",
+                                "query",
+                                "status",
+                                {
+                                    "type": "string",
+                                    "enum": ["queued", "running", "succeeded", "failed"],
+                                },
+                            ),
+                            _param(
+                                "since", "query", "ISO-8601 or epoch seconds", {"type": "string"}
+                            ),
+                            _param(
+                                "until", "query", "ISO-8601 or epoch seconds", {"type": "string"}
+                            ),
+                            _param(
+                                "cursor",
+                                "query",
+                                "next_cursor of the previous page",
+                                {"type": "string"},
+                            ),
+                            _param(
+                                "limit",
+                                "query",
+                                "page size",
+                                {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                            ),
+                        ],
+                        "responses": {
+                            "200": _ok(
+                                "A page of records",
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {
+                                                "$ref": "#/components/schemas/ExecutionSummary"
+                                            },
+                                        },
+                                        "next_cursor": {"type": ["string", "null"]},
+                                    },
+                                },
+                            ),
+                            "400": PROBLEM,
+                        },
+                    }
+                },
+                "/api/executions/{id}": {
+                    "get": {
+                        "operationId": "getExecution",
+                        "summary": "One execution record with its trace",
+                        "parameters": [execution_id],
+                        "responses": {
+                            "200": _ok("The record", {"$ref": "#/components/schemas/Execution"}),
+                            "404": PROBLEM,
+                        },
+                    }
+                },
+                "/api/executions/{id}/retry": {
+                    "post": {
+                        "operationId": "retryExecution",
+                        "summary": "Retry a failed execution as a new one linked to it",
+                        "parameters": [execution_id],
+                        "responses": {
+                            "202": _ACCEPTED,
+                            "404": PROBLEM,
+                            "409": PROBLEM,
+                            "503": PROBLEM,
+                        },
+                    }
+                },
+                "/api/connections": {
+                    "get": {
+                        "operationId": "listConnections",
+                        "summary": "Connections from connections.yaml (no secrets)",
+                        "responses": {
+                            "200": _ok(
+                                "Connections",
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Connection"},
+                                        }
+                                    },
+                                },
+                            )
+                        },
+                    }
+                },
+                "/api/connections/{name}/test": {
+                    "post": {
+                        "operationId": "testConnection",
+                        "summary": "Open a connection and prove it works (SQL: SELECT 1)",
+                        "parameters": [
+                            _param("name", "path", "connection name", {"type": "string"})
+                        ],
+                        "responses": {
+                            "200": _ok(
+                                "The check's result", {"$ref": "#/components/schemas/CheckResult"}
+                            ),
+                            "404": PROBLEM,
+                        },
+                    }
+                },
+                **SCHEDULE_PATHS,
+                **USAGE_PATHS,
+                "/api/openapi.json": {
+                    "get": {
+                        "operationId": "getOpenAPI",
+                        "summary": "This document",
+                        "responses": {"200": _ok("OpenAPI document", {"type": "object"})},
+                    }
+                },
+            }
+        ),
         "components": {
             "schemas": {**_SCHEMAS, **SCHEDULE_SCHEMAS, **USAGE_SCHEMAS},
             "responses": {
-                "Problem": {
-                    "description": "RFC 9457 problem details",
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                }
+                "Problem": _problem("RFC 9457 problem details"),
+                "Unauthorized": {
+                    **_problem("No valid admin credential (the detail says where keys come from)"),
+                    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                },
+                "Forbidden": _problem("A valid credential that is not an admin one"),
             },
+            "securitySchemes": _SECURITY_SCHEMES,
         },
     }

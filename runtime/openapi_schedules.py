@@ -27,7 +27,7 @@ SCHEDULE_SCHEMAS: dict[str, Any] = {
         "required": ["slot", "kind", "status"],
         "properties": {
             "process": {"type": "string"},
-            "slot": {"type": "number", "description": "nominal fire time, epoch seconds"},
+            "slot": {"type": "string", "format": "date-time", "description": "nominal fire time"},
             "kind": {"type": "string", "enum": ["schedule", "catch_up", "manual"]},
             "status": {
                 "type": "string",
@@ -43,8 +43,8 @@ SCHEDULE_SCHEMAS: dict[str, Any] = {
                 ],
             },
             "claimed_by": {"type": "string", "description": "the runtime that ran it"},
-            "claimed_at": {"type": "number"},
-            "finished_at": {"type": ["number", "null"]},
+            "claimed_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "execution_id": {"type": ["string", "null"]},
             "executions": {"type": "integer"},
             "error": {"type": ["object", "null"]},
@@ -106,10 +106,10 @@ SCHEDULE_PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": False,
                     "description": "how many recent fires (1-500, default 20)",
-                    "schema": {"type": "integer"},
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20},
                 },
             ],
-            "responses": {"200": _ok("The schedule", "Schedule"), "404": PROBLEM},
+            "responses": {"200": _ok("The schedule", "Schedule"), "400": PROBLEM, "404": PROBLEM},
         }
     },
     "/api/schedules/{name}/pause": {
@@ -138,13 +138,29 @@ SCHEDULE_PATHS: dict[str, Any] = {
                     "name": "wait",
                     "in": "query",
                     "required": False,
-                    "description": "milliseconds to wait for the fire to finish",
-                    "schema": {"type": "integer"},
+                    "description": "milliseconds to wait for the fire to finish (default 0: "
+                    "answer 202 at once); `wharf run-now --wait` takes seconds",
+                    "schema": {"type": "integer", "minimum": 0},
                 },
             ],
             "responses": {
                 "200": _ok("The finished fire", "Fire"),
-                "202": {"description": "Started; see GET /api/schedules/{name}"},
+                "202": {
+                    "description": "Started and still running; see GET /api/schedules/{name}",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["process", "status"],
+                                "properties": {
+                                    "process": {"type": "string"},
+                                    "status": {"type": "string", "enum": ["running"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": PROBLEM,
                 "404": PROBLEM,
             },
         }

@@ -32,6 +32,7 @@ from runtime.schedules.sources import Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
 from runtime.secrets import redact_text, redact_value
 from runtime.store import FireRecord, Store
+from runtime.timestamps import iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -361,7 +362,7 @@ class Scheduler:
         job = entry.job
         next_fire = None
         if not paused and job is not None and job.next_run_time is not None:
-            next_fire = job.next_run_time.astimezone(UTC).isoformat()
+            next_fire = iso_utc(job.next_run_time.timestamp())
         recent = await self.store.list_fires(name, fires)
         return {
             "process": name,

@@ -22,16 +22,18 @@ from runtime.security.clients import client_ip
 from runtime.security.config import AuthConfig, AuthSpec, SecurityConfig
 from runtime.security.errors import AuthFailed
 from runtime.security.jwt_auth import JwtVerifier
-from runtime.security.passwords import verify_password
+from runtime.security.passwords import verify_absent_user, verify_password
 from runtime.security.signatures import SignatureVerifier
 
 log = logging.getLogger("wharf.auth")
 
 
 class Unauthorized(RequestError):
-    def __init__(self, challenge: str | None = None):
+    def __init__(
+        self, challenge: str | None = None, detail: str = "missing or invalid credentials"
+    ):
         super().__init__(
-            "missing or invalid credentials",
+            detail,
             status=401,
             problem="unauthorized",
             title="Unauthorized",
@@ -195,8 +197,13 @@ class ListenerGuard:
         except (binascii.Error, UnicodeDecodeError):
             raise AuthFailed("malformed basic credentials") from None
         name, sep, password = decoded.partition(":")
-        user = self.security.users.get(name)
-        if not sep or user is None or not await verify_password(password, user.password_hash):
+        users = self.security.users
+        user = users.get(name) if sep else None
+        if user is None:  # as slow as a wrong password for a user that exists
+            like = next((known.password_hash for known in users.values()), None)
+            await verify_absent_user(password, like)
+            raise AuthFailed(f"bad basic credentials for unknown user {name!r}")
+        if not await verify_password(password, user.password_hash):
             raise AuthFailed(f"bad basic credentials for user {name!r}")
         if "*" not in user.processes and self.process not in user.processes:
             raise AuthFailed(f"user {name!r} is not allowed for {self.process}", status=403)

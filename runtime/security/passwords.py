@@ -20,13 +20,14 @@ N, R, P = 2**14, 8, 1
 _REMEMBER_SECONDS = 60.0
 _PEPPER = os.urandom(32)  # per process: the cache's keys mean nothing outside it
 _verified: dict[bytes, float] = {}
+_dummies: dict[tuple[int, int, int], str] = {}  # by cost: hashes no password matches in practice
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, n: int = N, r: int = R, p: int = P) -> str:
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=N, r=R, p=P, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
     encoded = [base64.b64encode(part).decode() for part in (salt, digest)]
-    return f"scrypt${N}${R}${P}${encoded[0]}${encoded[1]}"
+    return f"scrypt${n}${r}${p}${encoded[0]}${encoded[1]}"
 
 
 def is_password_hash(value: str) -> bool:
@@ -46,6 +47,21 @@ def _check(password: str, stored: str) -> bool:
         dklen=len(expected),
     )
     return hmac.compare_digest(actual, expected)
+
+
+async def verify_absent_user(password: str, like: str | None = None) -> bool:
+    """Verify against a throw-away hash of the same cost as `like` (a real user's hash):
+    an unknown user costs the same scrypt as a known one with a wrong password, so answer
+    times do not tell which user names exist."""
+    n, r, p = (
+        (int(x) for x in like.split("$")[1:4]) if like and is_password_hash(like) else (N, R, P)
+    )
+    dummy = _dummies.get((n, r, p))
+    if dummy is None:  # made once per cost, off the event loop like every scrypt
+        made = await asyncio.to_thread(hash_password, os.urandom(16).hex(), n, r, p)
+        dummy = _dummies.setdefault((n, r, p), made)
+    await asyncio.to_thread(_check, password, dummy)
+    return False
 
 
 async def verify_password(password: str, stored: str) -> bool:

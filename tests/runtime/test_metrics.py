@@ -18,6 +18,7 @@ from runtime.api_usage import METRICS, USAGE, USAGE_PATHS, USAGE_SCHEMAS, get_me
 from runtime.metrics import DURATION_BUCKETS, Metrics
 from runtime.openapi import openapi_document
 from runtime.routes import add_route
+from runtime.timestamps import iso_utc
 from runtime.usage import UsageRecorder
 
 Client = TestClient[Any, Any]
@@ -190,7 +191,7 @@ async def test_usage_by_caller(client: Client) -> None:
     assert response.status == 200
     body = await response.json()
     assert body["by"] == "caller"
-    assert body["since"] == T0 - 60
+    assert body["since"] == iso_utc(T0 - 60)
     rows = {(row["listener"], row["caller"]): row for row in body["items"]}
     assert [(r["listener"], r["caller"]) for r in body["items"]] == [
         ("invoices", "initech"),  # ties: by listener, then caller
@@ -211,7 +212,7 @@ async def test_usage_by_caller(client: Client) -> None:
 async def test_usage_by_listener_is_the_default(client: Client) -> None:
     body = await (await client.get("/api/usage")).json()
     assert body["by"] == "listener"
-    assert body["since"] == T0 - 3600
+    assert body["since"] == iso_utc(T0 - 3600)
     assert [(row["listener"], row["requests"]) for row in body["items"]] == [
         ("orders", 6),
         ("invoices", 4),
