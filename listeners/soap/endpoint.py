@@ -33,6 +33,7 @@ from runtime.engine import ExecutionResult
 from runtime.errors import RequestError, WharfError
 from runtime.expressions import variables
 from runtime.inputs import encode_request
+from runtime.offload import WorkTooCostly, deadline_hook, off_loop
 from runtime.routes import add_route
 from runtime.security.guard import Principal
 from runtime.xmljson import strip_indentation
@@ -113,10 +114,12 @@ class SoapEndpoint:
             limit = self.state.settings.max_body
             body = await read_body(request, limit)
             request[BYTES_IN] = len(body)
-            envelope = parse_envelope(body, content_type, action)
+            envelope = await off_loop(lambda: parse_envelope(body, content_type, action), len(body))
             return await self._answer(request, envelope, body)
         except SoapFault as fault:
             return fault_response(fault)
+        except WorkTooCostly as exc:
+            return fault_response(SoapFault(exc.detail, "sender", _version(content_type)))
         except Overloaded as exc:
             version = _version(content_type)
             return fault_response(SoapFault(exc.detail, "receiver", version), **exc.headers)
@@ -156,8 +159,10 @@ class SoapEndpoint:
         assert self.contract is not None
         version = envelope.version
         trigger, process = self.operations[operation]
+        size = request.get(BYTES_IN, 0)  # large requests are validated and decoded off the loop
         if trigger.validate_request:
-            errors = self.contract.validator.errors(envelope.body)
+            validator = self.contract.validator
+            errors = await off_loop(lambda: validator.errors(envelope.body), size)
             if errors:
                 raise SoapFault("invalid request: " + "; ".join(errors[:10]), version=version)
         properties = request_properties(request)
@@ -168,7 +173,9 @@ class SoapEndpoint:
             soap_action=envelope.action,
             soap_operation=operation,
         )
-        document = self._document(trigger, envelope.body, properties, version)
+        document = await off_loop(
+            lambda: self._document(trigger, envelope.body, properties, version), size
+        )
         names = variables(document)
         for requirement in trigger.require:
             if not requirement.when.evaluate(names):
@@ -199,6 +206,7 @@ class SoapEndpoint:
                 element,  # type: ignore[arg-type]
                 strip_namespaces=True,
                 decimal_type=float,
+                validation_hook=deadline_hook,
             )
         except xmlschema.XMLSchemaValidationError as exc:
             raise SoapFault(f"invalid request: {exc.reason}", version=version) from None
