@@ -76,8 +76,10 @@ def documents_from_body(
             value = parse_json(body)
             if kind == "json_multiple" and isinstance(value, list):
                 if max_documents is not None and len(value) > max_documents:
+                    count = len(value)
+                    del value  # freed here (off the loop), not with the error's traceback
                     raise RequestError(
-                        f"the request holds {len(value)} documents, more than the limit of "
+                        f"the request holds {count} documents, more than the limit of "
                         f"{max_documents}",
                         status=413,
                         problem="too-many-documents",
