@@ -4,6 +4,7 @@ stays bounded, and the next good request is served."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,23 +165,30 @@ async def test_costly_requests_answer_fast_while_healthz_answers(server: WharfSe
 
 
 async def test_sigterm_is_honoured_while_a_flood_is_handled(tmp_path: Path) -> None:
+    """SIGTERM while the attribute flood is sent and another caller stalls mid-body: the
+    server exits 0 within its 2 s shutdown timeout (before the fix, the flood held the
+    event loop for minutes and the signal waited with it)."""
     running = WharfServer(ROOT / "sample_processes", "--shutdown-timeout", "2s", cwd=tmp_path)
     running.start()
     try:
         flood = attribute_flood(100_000)
-        _reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-        writer.write(
-            b"POST /soap/customers HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
-            + b"Content-Length: %d\r\n\r\n" % len(flood)
-            + flood
-        )
+        head = b"POST /soap/customers HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        _, stalled = await asyncio.open_connection("127.0.0.1", running.port)
+        stalled.write(head + b"Content-Length: 1000\r\n\r\n<s:Envelope")
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        writer.write(head + b"Content-Length: %d\r\n\r\n" % len(flood) + flood)
         await writer.drain()
+        # Real clock: give the server a second to answer the flood (it does, refusing
+        # it); a server stuck in it gets the signal while stuck.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)
         assert running.proc is not None
         started = time.monotonic()
         running.proc.terminate()
-        exit_code = await asyncio.to_thread(running.proc.wait, 10)
+        exit_code = await asyncio.to_thread(running.proc.wait, 30)
         assert exit_code == 0
         assert time.monotonic() - started < 2.0 + 1.0  # the shutdown timeout, and a margin
         writer.close()
+        stalled.close()
     finally:
         running.kill()

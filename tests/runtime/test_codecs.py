@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from runtime.codecs import (
+    MAX_ATTRIBUTES,
     MalformedJSON,
     MalformedXML,
     parse_json,
@@ -199,3 +200,17 @@ def test_serialize_json_refuses_unknown_types() -> None:
         serialize_json({"o": object()})
     assert caught.value.detail.startswith("cannot serialize the document as JSON: ")
     assert "object" in caught.value.detail
+
+
+def test_attribute_limit() -> None:
+    """Issue 11: thousands of attributes on one element cost schema validators quadratic
+    time; more than MAX_ATTRIBUTES on any element is refused while parsing."""
+
+    def element(count: int) -> bytes:
+        return b"<a><b " + b" ".join(b'x%d="1"' % i for i in range(count)) + b"/></a>"
+
+    assert len(parse_xml(element(MAX_ATTRIBUTES))[0].attrib) == MAX_ATTRIBUTES
+    with pytest.raises(MalformedXML, match="more than 256 attributes"):
+        parse_xml(element(MAX_ATTRIBUTES + 1))
+    # Attribute-like text is not counted.
+    assert parse_xml(b"<a>" + b"x=1 " * 1000 + b"</a>").text
