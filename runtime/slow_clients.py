@@ -119,7 +119,7 @@ class LimitedRequestHandler(RequestHandler):
         exc = kw.get("exc_info")
         if isinstance(exc, HttpProcessingError | ConnectionError):
             log.info(
-                "refused a malformed request: %s",
+                "a malformed or abandoned request: %s",
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
             )
             return
