@@ -18,6 +18,7 @@ from runtime.document import Document
 from runtime.durations import Duration
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request, request_fingerprint
+from runtime.offload import off_loop
 from runtime.security.config import AuthSpec
 from runtime.traffic import TrafficConfig
 
@@ -111,6 +112,7 @@ class HttpListener:
         self.dispatcher = state.dispatcher
         default = state.settings.max_body
         self.max_body = trigger.max_body if trigger.max_body is not None else default
+        self.max_documents = state.settings.max_documents
         self.gate = gate_for(trigger.auth, trigger, process, state)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -138,8 +140,12 @@ class HttpListener:
     ) -> web.StreamResponse:
         content_type = request.content_type if body and "Content-Type" in request.headers else ""
         kind = self.trigger.input
-        # Parsing first refuses bad input with a 4xx before anything is accepted.
-        documents = documents_from_body(kind, body, content_type, properties)
+        # Parsing first refuses bad input with a 4xx before anything is accepted; large
+        # bodies are parsed off the event loop.
+        documents = await off_loop(
+            lambda: documents_from_body(kind, body, content_type, properties, self.max_documents),
+            len(body),
+        )
         if self.trigger.mode == "async":
             stored = encode_request(kind, body, content_type, properties)
             # A key the caller sends is bound to its request; a key the process takes

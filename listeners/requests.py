@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from runtime.errors import RequestError
+from runtime.errors import ClientGone, RequestError
 from runtime.security.clients import client_ip
 
 PROTECTED_HEADERS = frozenset(
@@ -53,7 +53,15 @@ def request_properties(request: web.Request) -> dict[str, Any]:
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """Read the body, refusing it with 413 as soon as it is known to be over `limit`."""
+    """Read the body, refusing it with 413 as soon as it is known to be over `limit`; a
+    caller that goes away meanwhile is `ClientGone`."""
+    try:
+        return await _read_body(request, limit)
+    except ConnectionError:
+        raise ClientGone("the client closed the connection while sending the body") from None
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
     too_large = RequestError(
         f"the request body is larger than the limit of {limit} bytes",
         status=413,

@@ -15,6 +15,7 @@ from runtime.components import ConnectionConfig
 from runtime.connections import Connections
 from runtime.dispatch import Dispatcher
 from runtime.engine import Process
+from runtime.offload import configure as configure_offload
 from runtime.routes import add_catch_all, add_route
 from runtime.security.admin import ADMIN_GUARD, AdminGuard, add_admin_route
 from runtime.security.config import SecurityConfig
@@ -64,6 +65,7 @@ def create_app(
     # The listeners enforce their own body limits while streaming; this is aiohttp's
     # ceiling for anything that reads bodies whole (the admin API).
     app = web.Application(client_max_size=settings.max_body)
+    configure_offload(settings.work_budget)
     store = store if store is not None else open_store(settings.store)
     live = Connections(connections or {})
     dispatcher = Dispatcher(

@@ -24,6 +24,7 @@ from runtime.errors import RequestError, WharfError
 from runtime.ids import new_execution_id
 from runtime.inputs import documents_from_request
 from runtime.metrics import Metrics
+from runtime.offload import off_loop
 from runtime.recording import execution_record, snapshots
 from runtime.store import Accepted, Attempt, ExecutionRecord, InboxItem, Store
 
@@ -217,7 +218,8 @@ class Dispatcher:
                 await self._save_unrunnable(item, f"process {item.process!r} is not loaded")
                 return None
             try:
-                documents = documents_from_request(item.request)
+                size = len(item.request.get("body") or "")
+                documents = await off_loop(lambda: documents_from_request(item.request), size)
             except WharfError as exc:
                 await self._save_unrunnable(item, exc.detail)
                 return None

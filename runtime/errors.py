@@ -60,6 +60,14 @@ class RequestError(WharfError):
         self.headers = headers or {}
 
 
+class ClientGone(RequestError):
+    """The caller closed the connection before its request was read: nobody hears the
+    answer, and it is not an error of Wharf's."""
+
+    problem = "client-gone"
+    title = "Client closed the connection"
+
+
 class ExpressionError(WharfError):
     """An expression or template failed while evaluating (e.g. an undefined field)."""
 

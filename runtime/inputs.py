@@ -53,9 +53,14 @@ def _missing_body(expected: str) -> RequestError:
 
 
 def documents_from_body(
-    kind: InputKind, body: bytes, content_type: str, properties: dict[str, Any]
+    kind: InputKind,
+    body: bytes,
+    content_type: str,
+    properties: dict[str, Any],
+    max_documents: int | None = None,
 ) -> list[Document]:
-    """Build the process's input documents from a request body of the declared kind."""
+    """Build the process's input documents from a request body of the declared kind;
+    a `json_multiple` array of more than `max_documents` items is refused (413)."""
     if kind == "none":
         if body:
             raise RequestError(
@@ -72,6 +77,16 @@ def documents_from_body(
                 raise _missing_body("JSON")
             value = parse_json(body)
             if kind == "json_multiple" and isinstance(value, list):
+                if max_documents is not None and len(value) > max_documents:
+                    count = len(value)
+                    del value  # freed here (off the loop), not with the error's traceback
+                    raise RequestError(
+                        f"the request holds {count} documents, more than the limit of "
+                        f"{max_documents}",
+                        status=413,
+                        problem="too-many-documents",
+                        title="Too many documents",
+                    )
                 return [Document.json(item, properties) for item in value]
             return [Document.json(value, properties)]
         if kind == "xml":

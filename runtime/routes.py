@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from runtime.errors import RequestError, WharfError
+from runtime.errors import ClientGone, RequestError, WharfError
 from runtime.problems import problem_response
 
 log = logging.getLogger("wharf.app")
@@ -30,6 +30,9 @@ def answers_problems(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
+        except ClientGone as exc:
+            log.info("%s %s: %s", request.method, request.path, exc.detail)
+            return problem_response(400, exc.detail, slug=exc.problem, title=exc.title)
         except RequestError as exc:
             return problem_response(
                 exc.status, exc.detail, slug=exc.problem, title=exc.title, headers=exc.headers

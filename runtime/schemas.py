@@ -7,6 +7,7 @@ only, never the network) and `defuse="always"` (no entity expansion).
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -18,9 +19,17 @@ import xmlschema
 from lxml import etree
 
 from runtime.errors import DocumentError
+from runtime.offload import Overrun, deadline_hook, time_limit
 from runtime.schema_errors import schema_problem
 
 MAX_REPORTED = 10
+MAX_REASON = 200  # characters of one error's reason: it may quote a huge value
+# xmlschema explains libxml2's verdict on documents up to this many elements (it first
+# walks the whole tree), with at most MAX_REPORTED errors (it renders the element for each,
+# so many errors on one element cost quadratic time), and within this time; otherwise
+# libxml2's own words are used.
+EXPLAIN_ELEMENTS = 2_000
+EXPLAIN_SECONDS = 0.05
 
 
 class ValidationFailed(DocumentError):
@@ -30,7 +39,8 @@ class ValidationFailed(DocumentError):
     def __init__(self, errors: list[str], status: int = 400):
         self.errors = errors[:MAX_REPORTED]
         more = len(errors) - len(self.errors)
-        detail = "; ".join(self.errors) + (f"; and {more} more" if more > 0 else "")
+        # Validators stop after MAX_REPORTED + 1 errors: counting them all costs time.
+        detail = "; ".join(self.errors) + ("; and more" if more > 0 else "")
         super().__init__(detail, status=status)
 
 
@@ -103,9 +113,28 @@ class XsdValidator:
         self.fast = fast
 
     def errors(self, element: etree._Element) -> list[str]:
-        if self.fast is not None and self.fast.validate(element):
+        """The first errors (none: valid). libxml2 judges in linear C time; xmlschema,
+        pure Python and slower, explains with its paths unless that takes too long."""
+        if self.fast is None:
+            return xsd_errors(self.schema, element)
+        if self.fast.validate(element):
             return []
-        return xsd_errors(self.schema, element)
+        log = self.fast.error_log
+        native = [
+            f"line {entry.line}: {_truncate(entry.message)}"
+            for entry in itertools.islice(log, MAX_REPORTED + 1)
+        ]
+        if len(log) > MAX_REPORTED or _more_than(element, EXPLAIN_ELEMENTS):
+            return native or ["the document is not valid"]
+        try:
+            with time_limit(EXPLAIN_SECONDS):
+                return xsd_errors(self.schema, element) or native
+        except Overrun:
+            return native or ["the document is not valid"]
+
+
+def _more_than(element: etree._Element, count: int) -> bool:
+    return next(itertools.islice(element.iter(), count, None), None) is not None
 
 
 @lru_cache(maxsize=128)
@@ -121,11 +150,17 @@ def load_xsd_validator(path: Path) -> XsdValidator:
 
 
 def xsd_errors(schema: xmlschema.XMLSchemaBase, element: etree._Element) -> list[str]:
-    return [f"{error.path or '/'}: {_reason(error)}" for error in schema.iter_errors(element)]  # type: ignore[arg-type]
+    """The first errors only (more are never reported, and each costs time); within an
+    offloaded task's budget (`deadline_hook`)."""
+    errors = schema.iter_errors(element, validation_hook=deadline_hook)  # type: ignore[arg-type]
+    return [
+        f"{error.path or '/'}: {_reason(error)}"
+        for error in itertools.islice(errors, MAX_REPORTED + 1)
+    ]
 
 
 def _reason(error: xmlschema.XMLSchemaValidationError) -> str:
-    return str(error.reason or error.message).splitlines()[0]
+    return _truncate(str(error.reason or error.message).splitlines()[0])
 
 
 def load_json_schema(source: Path | dict[str, Any]) -> jsonschema.protocols.Validator:
@@ -149,4 +184,12 @@ def load_json_schema(source: Path | dict[str, Any]) -> jsonschema.protocols.Vali
 
 def json_errors(validator: jsonschema.protocols.Validator, value: Any) -> list[str]:
     errors: Iterable[jsonschema.ValidationError] = validator.iter_errors(value)
-    return [f"{error.json_path}: {error.message}" for error in sorted(errors, key=lambda e: e.path)]
+    first = itertools.islice(errors, MAX_REPORTED + 1)
+    return [
+        f"{error.json_path}: {_truncate(error.message)}"
+        for error in sorted(first, key=lambda e: e.path)
+    ]
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."

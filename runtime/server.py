@@ -15,6 +15,7 @@ from runtime.components import ConnectionConfig
 from runtime.engine import Process
 from runtime.security.config import SecurityConfig
 from runtime.settings import Settings
+from runtime.slow_clients import ConnectionLimits, LimitedRunner
 from runtime.state import STATE
 
 log = logging.getLogger("wharf.server")
@@ -41,9 +42,16 @@ async def serve(
     security: SecurityConfig | None = None,
 ) -> None:
     app = create_app(processes, settings, connections=connections, security=security)
-    runner = web.AppRunner(
+    limits = ConnectionLimits(
+        settings.max_header_size, settings.header_timeout, settings.body_timeout
+    )
+    runner = LimitedRunner(
         app,
+        limits,
         handle_signals=False,
+        # Each header line is bounded by aiohttp; their total by `max_header_size`.
+        max_line_size=min(8190, settings.max_header_size),
+        max_field_size=min(8190, settings.max_header_size),
         access_log=logging.getLogger("wharf.access") if settings.access_log else None,
         shutdown_timeout=settings.shutdown_timeout,
     )

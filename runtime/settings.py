@@ -19,6 +19,27 @@ class Settings(BaseSettings):
     max_body: int = Field(
         10 * 1024 * 1024, ge=0, description="Default request body limit in bytes (413 above it)."
     )
+    max_header_size: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Total size of a request's line and headers in bytes (431 above it).",
+    )
+    header_timeout: Duration = Field(
+        10.0, description="A request's line and headers must arrive within this time."
+    )
+    body_timeout: Duration = Field(
+        30.0, description="A request body that sends nothing for this long is dropped."
+    )
+    max_documents: int = Field(
+        10_000,
+        ge=1,
+        description="Most documents one `json_multiple` request may carry (413 above it).",
+    )
+    work_budget: Duration = Field(
+        10.0,
+        description="Longest a request's parsing, XSD validation or XSLT may take (422 or a "
+        "Client Fault above it); large documents are worked on off the event loop.",
+    )
     shutdown_timeout: Duration = Field(
         30.0, description="On SIGTERM, how long in-flight requests may take to finish."
     )

@@ -6,12 +6,16 @@ full pipe; the test reads the `WHARF_LISTENING host port` line from the file.
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +87,61 @@ class WharfServer:
                 self.stop()
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class HealthProbe:
+    """Polls `/healthz` back to back from its own thread (so the test's own event loop,
+    busy sending hostile bodies, does not slow it) while a test does something hostile,
+    recording each answer's latency: the server's event loop must stay responsive."""
+
+    def __init__(self, url: str):
+        self.address = urllib.parse.urlsplit(url).netloc
+        self.latencies: list[float] = []
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._first = threading.Event()
+        self._started: float | None = None  # of the request in flight
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        connection = http.client.HTTPConnection(self.address, timeout=120)
+        try:
+            while not self._stop.is_set():
+                self._started = started = time.monotonic()
+                connection.request("GET", "/healthz")
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200, response.status
+                self._started = None
+                self.latencies.append(time.monotonic() - started)
+                self._first.set()
+        except BaseException as exc:  # reported by __aexit__
+            self.failure = exc
+            self._first.set()
+        finally:
+            connection.close()
+
+    async def __aenter__(self) -> HealthProbe:
+        self._thread.start()
+        await asyncio.to_thread(self._first.wait, 30)  # connected and warm
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        started = self._started
+        if started is not None:  # still waiting: that counts too
+            self.latencies.append(time.monotonic() - started)
+        self._stop.set()
+        await asyncio.to_thread(self._thread.join, 130)
+        if self.failure is not None:
+            raise AssertionError(f"/healthz failed: {self.failure!r}")
+
+    def assert_responsive(self, limit: float = 0.05) -> None:
+        """/healthz answered within `limit` (50 ms), but for a few spikes under 250 ms: on
+        a loaded two-core test machine the OS scheduler alone causes some. A blocked event
+        loop shows as answers of seconds, or as many slow ones."""
+        ranked = sorted(self.latencies, reverse=True)
+        shown = (
+            f"{len(ranked)} answers, slowest {', '.join(f'{x * 1000:.0f}' for x in ranked[:5])} ms"
+        )
+        assert ranked[0] < 0.25, shown
+        assert ranked[len(ranked) // 20] < limit, shown  # the 95th percentile

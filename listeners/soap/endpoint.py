@@ -41,6 +41,7 @@ from runtime.engine import ExecutionResult
 from runtime.errors import RequestError, WharfError
 from runtime.expressions import variables
 from runtime.inputs import encode_request, encode_typed_request
+from runtime.offload import deadline_hook, off_loop
 from runtime.routes import add_route
 from runtime.security.guard import Principal
 from runtime.xmljson import strip_indentation
@@ -127,7 +128,7 @@ class SoapEndpoint:
             # limit of the path's operations, then hold the body to its operation's.
             body = await read_body(request, max(self.limits.values()))
             request[BYTES_IN] = len(body)
-            envelope = parse_envelope(body, content_type, action)
+            envelope = await off_loop(lambda: parse_envelope(body, content_type, action), len(body))
             return await self._answer(request, envelope, body)
         except SoapFault as fault:
             return fault_response(fault)
@@ -194,8 +195,10 @@ class SoapEndpoint:
         assert self.contract is not None
         version = envelope.version
         trigger, process = self.operations[operation]
+        size = request.get(BYTES_IN, 0)  # large requests are validated and decoded off the loop
         if trigger.validate_request:
-            errors = self.contract.validator.errors(envelope.body)
+            validator = self.contract.validator
+            errors = await off_loop(lambda: validator.errors(envelope.body), size)
             if errors:
                 raise SoapFault("invalid request: " + "; ".join(errors[:10]), version=version)
         properties = request_properties(request)
@@ -206,7 +209,9 @@ class SoapEndpoint:
             soap_action=envelope.action,
             soap_operation=operation,
         )
-        document = self._document(trigger, envelope.body, properties, version)
+        document = await off_loop(
+            lambda: self._document(trigger, envelope.body, properties, version), size
+        )
         names = variables(document)
         for requirement in trigger.require:
             if not requirement.when.evaluate(names):
@@ -238,6 +243,7 @@ class SoapEndpoint:
             value = self.contract.schema.to_dict(
                 element,  # type: ignore[arg-type]
                 strip_namespaces=True,
+                validation_hook=deadline_hook,
             )
         except xmlschema.XMLSchemaValidationError as exc:
             raise SoapFault(f"invalid request: {exc.reason}", version=version) from None

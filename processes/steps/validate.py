@@ -11,6 +11,7 @@ from runtime import registry
 from runtime.components import Step
 from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
+from runtime.offload import off_loop
 from runtime.schemas import (
     ValidationFailed,
     XsdValidator,
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
 
 @registry.step("validate")
 class ValidateStep(Step):
-    """Validate each document: XML against an XSD, JSON against a JSON Schema. Every error
-    is reported with its path (up to 10), and the execution fails with `status`."""
+    """Validate each document: XML against an XSD, JSON against a JSON Schema. The first
+    errors are reported with their paths (up to 10), and the execution fails with `status`.
+    Validation runs off the event loop, within the server's `work_budget`."""
 
     xsd: str | None = Field(None, description="XSD file, relative to the process file.")
     json_schema: str | dict[str, Any] | None = Field(
@@ -54,12 +56,20 @@ class ValidateStep(Step):
         return self
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+        # One thread hop for all documents; the first invalid one ends the work.
+        found = await off_loop(lambda: self._first_errors(documents))
+        if found is not None:
+            index, errors = found
+            prefix = f"document {index}: " if len(documents) > 1 else ""
+            raise ValidationFailed([prefix + error for error in errors], self.status)
+        return documents
+
+    def _first_errors(self, documents: list[Document]) -> tuple[int, list[str]] | None:
         for index, document in enumerate(documents):
             errors = self._errors(document)
             if errors:
-                prefix = f"document {index}: " if len(documents) > 1 else ""
-                raise ValidationFailed([prefix + error for error in errors], self.status)
-        return documents
+                return index, errors
+        return None
 
     def _errors(self, document: Document) -> list[str]:
         if self._xsd is not None:

@@ -13,6 +13,7 @@ from runtime.components import Step
 from runtime.document import BodyKind, Document
 from runtime.errors import DocumentError
 from runtime.expressions import ValueField, variables
+from runtime.offload import off_loop
 from runtime.schemas import resolve
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ _NO_ACCESS = etree.XSLTAccessControl(
 class XsltStep(Step):
     """Transform each XML document with an XSLT 1.0 stylesheet (lxml/libxslt). The result
     is XML, or text when the stylesheet's `xsl:output method="text"`. Stylesheets have no
-    file or network access."""
+    file or network access. Transforms run off the event loop, within the server's
+    `work_budget`."""
 
     file: str = Field(description="The stylesheet, relative to the process file.")
     parameters: dict[str, ValueField] = Field(
@@ -55,7 +57,7 @@ class XsltStep(Step):
         return self
 
     async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        return [self._apply(document) for document in documents]
+        return await off_loop(lambda: [self._apply(document) for document in documents])
 
     def _apply(self, document: Document) -> Document:
         if document.kind is not BodyKind.XML:

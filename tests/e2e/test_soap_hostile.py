@@ -3,15 +3,18 @@ stays bounded, and the next good request is served."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import requests
 from lxml import etree
 
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import ROOT, HealthProbe, WharfServer
 
 pytestmark = pytest.mark.e2e
 
@@ -132,3 +135,78 @@ def test_hostile_xml_corpus(server: WharfServer) -> None:
     assert (
         etree.fromstring(good.content).findtext(".//{urn:example:customers}name") == "Ada Lovelace"
     )
+
+
+def attribute_flood(count: int) -> bytes:
+    attributes = " ".join(f'a{i}="x"' for i in range(count))
+    return envelope(
+        OP.replace('xmlns="urn:example:customers"', f'xmlns="urn:example:customers" {attributes}')
+    )
+
+
+# A legal (well-formed) 9.8 MB request: ten thousand undeclared elements of 1 KB text.
+LARGE_LEGAL = envelope(
+    OP.replace("</getCustomer>", ("<note>" + "n" * 1000 + "</note>") * 9_800 + "</getCustomer>")
+)
+
+
+async def test_costly_requests_answer_fast_while_healthz_answers(server: WharfServer) -> None:
+    """Reproductions of issue 11: each answered with a Client Fault within a second, and
+    /healthz keeps answering within 50 ms meanwhile (real clock: latency is the point)."""
+    repeated = OP.replace("<customerId>C-100</customerId>", "<customerId>C</customerId>" * 30_000)
+    cases = [  # (name, body, None for a 400 problem or the expected fault code)
+        ("attributes-250", attribute_flood(250), "soap:Client"),
+        ("attributes-2000", attribute_flood(2_000), None),
+        ("attributes-20000", attribute_flood(20_000), None),
+        ("attributes-100000", attribute_flood(100_000), None),
+        ("elements-30000", envelope(repeated), "soap:Client"),
+        ("large-legal-xml", LARGE_LEGAL, "soap:Client"),
+    ]
+    async with aiohttp.ClientSession() as session, HealthProbe(server.url) as probe:
+        for name, body, code in cases:
+            started = time.monotonic()
+            async with session.post(
+                f"{server.url}/soap/customers", data=body, headers={"Content-Type": "text/xml"}
+            ) as response:
+                content = await response.read()
+            elapsed = time.monotonic() - started
+            if code is None:  # refused while parsing, as the entity attacks are
+                assert response.status == 400, (name, content[:300])
+                assert response.content_type == "application/problem+json", name
+            else:
+                assert response.status == 500, (name, content[:300])
+                assert fault_code(content) == code, name
+            assert len(content) < 4096, f"{name}: the fault renders the request"
+            assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
+    probe.assert_responsive()
+    assert "Traceback" not in server.log
+
+
+async def test_sigterm_is_honoured_while_a_flood_is_handled(tmp_path: Path) -> None:
+    """SIGTERM while the attribute flood is sent and another caller stalls mid-body: the
+    server exits 0 within its 2 s shutdown timeout (before the fix, the flood held the
+    event loop for minutes and the signal waited with it)."""
+    running = WharfServer(ROOT / "sample_processes", "--shutdown-timeout", "2s", cwd=tmp_path)
+    running.start()
+    try:
+        flood = attribute_flood(100_000)
+        head = b"POST /soap/customers HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        _, stalled = await asyncio.open_connection("127.0.0.1", running.port)
+        stalled.write(head + b"Content-Length: 1000\r\n\r\n<s:Envelope")
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        writer.write(head + b"Content-Length: %d\r\n\r\n" % len(flood) + flood)
+        await writer.drain()
+        # Real clock: give the server a second to answer the flood (it does, refusing
+        # it); a server stuck in it gets the signal while stuck.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)
+        assert running.proc is not None
+        started = time.monotonic()
+        running.proc.terminate()
+        exit_code = await asyncio.to_thread(running.proc.wait, 30)
+        assert exit_code == 0
+        assert time.monotonic() - started < 2.0 + 1.0  # the shutdown timeout, and a margin
+        writer.close()
+        stalled.close()
+    finally:
+        running.kill()

@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from runtime.codecs import (
+    MAX_ATTRIBUTES,
     MalformedJSON,
     MalformedXML,
     parse_json,
@@ -225,3 +226,17 @@ def test_long_digit_runs_in_strings_and_fractions_keep_their_values() -> None:
     ]
     with pytest.raises(MalformedJSON):
         parse_json(b"[12345678901234567890123, NaN]")
+
+
+def test_attribute_limit() -> None:
+    """Issue 11: thousands of attributes on one element cost schema validators quadratic
+    time; more than MAX_ATTRIBUTES on any element is refused while parsing."""
+
+    def element(count: int) -> bytes:
+        return b"<a><b " + b" ".join(b'x%d="1"' % i for i in range(count)) + b"/></a>"
+
+    assert len(parse_xml(element(MAX_ATTRIBUTES))[0].attrib) == MAX_ATTRIBUTES
+    with pytest.raises(MalformedXML, match="more than 256 attributes"):
+        parse_xml(element(MAX_ATTRIBUTES + 1))
+    # Attribute-like text is not counted.
+    assert parse_xml(b"<a>" + b"x=1 " * 1000 + b"</a>").text

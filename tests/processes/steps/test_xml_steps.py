@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,32 @@ async def test_json_to_xml_schema_violation_and_convention(tmp_path: Path) -> No
     assert etree.tostring(document.body) == (
         b'<item xmlns="urn:x" id="1"><tag>a</tag><tag>b</tag><ok>true</ok><none/></item>'
     )
+
+
+async def test_validate_stops_at_the_first_errors_of_a_flood(tmp_path: Path) -> None:
+    """Issue 11: 2000 undeclared attributes (a document a step built, so the parser's
+    attribute limit did not apply) took xmlschema seconds per hundred errors; now the
+    first errors are reported at once, each short."""
+    process = load(tmp_path, "- validate: {xsd: order.xsd}")
+    root = parse_xml(ORDER)
+    for i in range(2000):
+        root.set(f"a{i}", "x" * 100)
+    started = time.monotonic()
+    failed = await run(process, Document.xml(root))
+    assert time.monotonic() - started < 1.0  # real clock: the cost is the point
+    error = failed.execution.error
+    assert error is not None and error.status == 400
+    assert "a0" in error.detail and error.detail.endswith("; and more")
+    assert len(error.detail) < 3000
+
+
+async def test_validate_explains_large_documents_with_libxml2_lines(tmp_path: Path) -> None:
+    process = load(tmp_path, "- validate: {xsd: order.xsd}")
+    lines = b"<line><sku>A</sku><qty>x</qty><price>1</price></line>" * 3000
+    big = ORDER.replace(b"<paid>", lines + b"<paid>")
+    failed = await run(process, xml_doc(big))
+    error = failed.execution.error
+    assert error is not None
+    # Past 2000 elements, libxml2's own message (with its line) explains the failure.
+    assert error.detail.startswith("steps[0].validate: line 5: Element '{urn:example:po}qty'")
+    assert error.detail.endswith("; and more")
