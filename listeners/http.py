@@ -18,7 +18,7 @@ from runtime.document import Document
 from runtime.durations import Duration
 from runtime.expressions import ValueField, variables
 from runtime.inputs import InputKind, documents_from_body, encode_request, request_fingerprint
-from runtime.offload import off_loop
+from runtime.offload import INLINE_BELOW, off_loop
 from runtime.security.config import AuthSpec
 from runtime.traffic import TrafficConfig
 
@@ -140,12 +140,13 @@ class HttpListener:
     ) -> web.StreamResponse:
         content_type = request.content_type if body and "Content-Type" in request.headers else ""
         kind = self.trigger.input
+
         # Parsing first refuses bad input with a 4xx before anything is accepted; large
-        # bodies are parsed off the event loop.
-        documents = await off_loop(
-            lambda: documents_from_body(kind, body, content_type, properties, self.max_documents),
-            len(body),
-        )
+        # bodies are parsed off the event loop (small ones inline, without a coroutine).
+        def parse() -> list[Document]:
+            return documents_from_body(kind, body, content_type, properties, self.max_documents)
+
+        documents = parse() if len(body) < INLINE_BELOW else await off_loop(parse, len(body))
         if self.trigger.mode == "async":
             stored = encode_request(kind, body, content_type, properties)
             # A key the caller sends is bound to its request; a key the process takes

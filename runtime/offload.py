@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import queue
 import threading
 import time
 import weakref
@@ -65,6 +66,7 @@ class Offload:
         # Per event loop (tests run several): free worker slots.
         self._free: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._free = weakref.WeakKeyDictionary()
+        self._workers = _Workers()
 
     async def run(self, work: Callable[[], T], size: int | None = None) -> T:
         """`work()` inline when `size` is small, else in a worker thread within the budget;
@@ -107,11 +109,37 @@ class Offload:
                 loop.call_soon_threadsafe(settle, result, error)
 
         try:
-            threading.Thread(target=target, name="wharf-offload", daemon=True).start()
+            self._workers.submit(target)
         except BaseException:
             free.release()
             raise
         return await future
+
+
+class _Workers:
+    """Daemon threads that take jobs from one queue, started as needed and kept (a thread
+    start costs more than a small validation). The caller's semaphore bounds the jobs in
+    flight, so there are never more threads than slots in use at once, per event loop."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1
+        if start:
+            threading.Thread(target=self._serve, name="wharf-offload", daemon=True).start()
+        self._jobs.put(job)
+
+    def _serve(self) -> None:
+        while True:
+            self._jobs.get()()
+            with self._lock:
+                self._idle += 1
 
 
 OFFLOAD = Offload()

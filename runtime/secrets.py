@@ -122,12 +122,18 @@ def redact_bytes(data: bytes) -> bytes:
 
 
 def redact_value(value: Any) -> Any:
+    if not _known:  # the common case: nothing resolved yet, nothing to walk
+        return value
+    return _redact_value(value)
+
+
+def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {key: redact_value(item) for key, item in value.items()}
+        return {key: _redact_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_value(item) for item in value]
+        return [_redact_value(item) for item in value]
     return value
 
 

@@ -84,11 +84,15 @@ class LimitedRequestHandler(RequestHandler):
             self._disarm()
             return
         if self._request_count != before:  # a request head is complete
+            # A head that came in fewer bytes than the limit is within it: no need to
+            # add up its headers (the usual case, per request on a keep-alive connection).
+            surely_small = self._head_bytes + len(data) <= self._limits.max_header_size
             self._in_headers = False
             self._head_bytes = 0
             message, payload = self._messages[-1] if self._messages else (None, None)
             if (
-                isinstance(message, RawRequestMessage)
+                not surely_small
+                and isinstance(message, RawRequestMessage)
                 and header_size(message) > self._limits.max_header_size
             ):
                 # Answered by aiohttp as it answers its own parser's refusals (the
