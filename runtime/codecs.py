@@ -11,6 +11,7 @@ no integration payload needs thousands on one element.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from datetime import date, datetime, time
@@ -62,29 +63,45 @@ def _xml_parser() -> etree.XMLParser:
     return parser
 
 
-# orjson reads an integer beyond 64 bits as a float, silently. Such a literal has at least
-# 19 digits in a row; only a body holding such a run (rare) is read again by the standard
-# library, whose integers are exact. The look costs a translate and a find (C loops, a
-# fraction of orjson's own time), where a regular expression would cost more than the parse.
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_RUN = b"0" * 19
+# orjson reads an integer beyond 64 bits as a float, and a number with more digits than a
+# double holds (or an exponent past its range) as the nearest double: silently changed.
+# Such a literal has 16 or more digits in a row (a double is exact to 15), or an exponent
+# of three digits. Only a body holding one (rare) is read again by the standard library,
+# with exact integers, and a Decimal for each number a float would change. The look costs
+# a translate and a few finds (C loops, a fraction of orjson's own time), where a regular
+# expression would cost more than the parse.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_LONG_RUN = b"0" * 16
+_LONG_EXPONENTS = (b"e000", b"e-000", b"e+000")
 
 
-def _has_long_digit_run(data: bytes | str) -> bool:
+def _may_change_numbers(data: bytes | str) -> bool:
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    return len(raw) >= len(_LONG_RUN) and _LONG_RUN in raw.translate(_DIGITS_AS_ZERO)
+    if len(raw) < 5:
+        return False
+    shape = raw.translate(_DIGITS_AS_ZERO)
+    return _LONG_RUN in shape or any(exponent in shape for exponent in _LONG_EXPONENTS)
+
+
+def _exact_number(text: str) -> float | Decimal:
+    """A float when the double says exactly what the text says, else a Decimal."""
+    value = float(text)
+    if math.isfinite(value) and Decimal(repr(value)) == Decimal(text):
+        return value
+    return Decimal(text)
 
 
 def parse_json(data: bytes | str) -> Any:
-    """JSON to Python values; integers of any size stay exact integers."""
+    """JSON to Python values; numbers are never changed: integers of any size stay exact
+    integers, and a number no double holds exactly is a Decimal."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
-    if not _has_long_digit_run(data):
+    if not _may_change_numbers(data):
         return value
-    try:  # valid JSON (orjson said so): the same values, with exact integers
-        return json.loads(data)
+    try:  # valid JSON (orjson said so): the same values, with exact numbers
+        return json.loads(data, parse_float=_exact_number)
     except ValueError as exc:  # an integer of more digits than Python converts (4300)
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
 

@@ -6,6 +6,7 @@ import threading
 import time
 from decimal import Decimal
 
+import orjson
 import pytest
 from lxml import etree
 
@@ -222,10 +223,32 @@ def test_integers_beyond_64_bits_parse_and_serialize_exactly() -> None:
 def test_long_digit_runs_in_strings_and_fractions_keep_their_values() -> None:
     assert parse_json(b'["12345678901234567890123", 0.12345678901234567890123]') == [
         "12345678901234567890123",
-        0.12345678901234567890123,
+        Decimal("0.12345678901234567890123"),
     ]
     with pytest.raises(MalformedJSON):
         parse_json(b"[12345678901234567890123, NaN]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789012345678901234567890.5",  # more digits than a double holds
+        "1.0000000000000000000001",
+        "0.12345678901234567",  # 17 digits: the nearest double differs
+        "9007199254740993",  # an integer past 2**53 written as a float would change...
+        "9007199254740993.0",  # ...so its float form stays exact too
+        "1.5e-400",  # below the smallest double: orjson gives 0.0
+        "-2.5E-350",
+    ],
+)
+def test_numbers_a_double_cannot_hold_are_never_changed(text: str) -> None:
+    """Issue 11 (the class of silent number changes): what comes in goes out digit for
+    digit, as an exact int or Decimal; numbers a double holds stay floats."""
+    value = parse_json(f'{{"n": {text}, "plain": 0.1, "small": 1e-320}}'.encode())
+    assert Decimal(str(value["n"])) == Decimal(text)
+    assert type(value["plain"]) is float and type(value["small"]) is float
+    written = orjson.loads(serialize_json(value))  # any reader: the digits survive
+    assert Decimal(str(parse_json(serialize_json(value))["n"])) == Decimal(text), written
 
 
 def test_attribute_limit() -> None:
