@@ -1,4 +1,5 @@
-"""Request paths under an `http` connection's base URL, built so caller values cannot leave it.
+"""Request paths under an `http` connection's base URL, built so caller values cannot leave
+it, and header values that cannot start headers of their own.
 
 `http.request`'s `path` is either a template or an expression:
 
@@ -9,18 +10,24 @@
   the process's own, so the whole result is treated as data: split at `/` into segments,
   each percent-encoded whole; a `.` or `..` segment is refused.
 
-Either way the final URL's path is checked to stay under the base URL's path.
+Either way the final URL's path is checked to stay under the base URL's path. A header
+value with a line break or another control character (but tab) is refused.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, unquote
 
 from yarl import URL
 
 from processes.connectors.paths import PathRefused
+from runtime.errors import WharfError
 from runtime.expressions import Evaluable, Template
+
+# Control characters other than tab end a header line (CR, LF) or are refused by servers.
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 # RFC 3986 pchar minus "%": everything else in a segment is percent-encoded.
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
@@ -65,3 +72,18 @@ def under(base: URL, path: str) -> URL:
     ):
         raise PathRefused(f"the path {path[:200]!r} leaves the connection's base URL")
     return url
+
+
+class HeaderRefused(WharfError):
+    status = 400
+    problem = "header-refused"
+    title = "Header refused"
+
+
+def header_value(name: str, value: Any) -> str:
+    """A header value from a process's expression: caller text with a line break in it
+    would start a header of its own (header injection), so it is refused as bad input."""
+    text = "" if value is None else str(value)
+    if _HEADER_CONTROL.search(text):
+        raise HeaderRefused(f"the value of header {name!r} holds a line break or control character")
+    return text

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 from processes.connectors.base import ConnectorStep
 from processes.connectors.file_steps import body_bytes
 from processes.connectors.http import HttpClient
-from processes.connectors.http_paths import path_template, request_path, under
+from processes.connectors.http_paths import header_value, path_template, request_path, under
 from runtime import registry
 from runtime.codecs import MalformedBody, parse_json, parse_xml
 from runtime.components import ComponentConfig
@@ -124,7 +124,7 @@ class HttpRequestStep(ConnectorStep):
         url = under(client.config.url(), request_path(self.target, names))
         if self.query:
             url = url.update_query({k: str(v.evaluate(names)) for k, v in self.query.items()})
-        headers = {k: str(v.evaluate(names)) for k, v in self.headers.items()}
+        headers = {k: header_value(k, v.evaluate(names)) for k, v in self.headers.items()}
         if self.idempotency_key:
             headers.setdefault("Idempotency-Key", step_token(n))
         body, media_type = self._payload(document)

@@ -250,3 +250,27 @@ async def test_connection_check_uses_health_path_and_any_answer_below_500(
     assert (locked.ok, locked.detail) == (True, "GET /locked -> 401")
     assert (down.ok, down.detail) == (False, "ConnectionError: GET /down answered 503")
     assert [path for path, _ in state.seen] == ["/api/v1/locked", "/api/v1/down"]
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "nul\x00", "bell\x07"])
+async def test_caller_values_cannot_inject_headers(
+    aiohttp_server: ServerFactory, tmp_path: Path, value: str
+) -> None:
+    """A header value with a line break is bad input (400 `header-refused`), never sent and
+    never an internal error; query values are percent-encoded."""
+    state, url = await recorder(aiohttp_server)
+    process, connections = build(
+        tmp_path,
+        url,
+        "- http.request: {connection: api, method: GET, path: \"'/x'\", "
+        "headers: {X-Name: doc.n}, query: {q: doc.n}}",
+    )
+    result = await call(process, connections, {"n": value})
+    error = result.execution.error
+    assert error is not None
+    assert (error.problem, error.status) == ("header-refused", 400), error
+    assert state.seen == []
+    result = await call(process, connections, {"n": "tab\there"})  # a tab is allowed
+    await connections.close()
+    assert result.execution.error is None, result.execution.error
+    assert state.seen[-1][1]["X-Name"] == "tab\there"
