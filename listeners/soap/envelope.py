@@ -16,6 +16,7 @@ from lxml import etree
 
 from runtime.codecs import MalformedXML, parse_xml
 from runtime.errors import WharfError
+from runtime.secrets import redact_text
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ def build_envelope(version: SoapVersion, element: etree._Element | None) -> byte
 
 def build_fault(fault: SoapFault) -> bytes:
     version, ns = fault.version, fault.version.namespace
+    message = redact_text(fault.detail)  # no resolved secret reaches a caller
     code = {
         "sender": version.sender,
         "receiver": version.receiver,
@@ -215,7 +217,7 @@ def build_fault(fault: SoapFault) -> bytes:
     element = etree.SubElement(body, f"{{{ns}}}Fault")
     if version is SOAP11:
         etree.SubElement(element, "faultcode").text = f"soap:{code}"
-        etree.SubElement(element, "faultstring").text = fault.detail
+        etree.SubElement(element, "faultstring").text = message
         detail = etree.SubElement(element, "detail")
     else:
         value = etree.SubElement(etree.SubElement(element, f"{{{ns}}}Code"), f"{{{ns}}}Value")
@@ -223,12 +225,12 @@ def build_fault(fault: SoapFault) -> bytes:
         reason = etree.SubElement(element, f"{{{ns}}}Reason")
         text = etree.SubElement(reason, f"{{{ns}}}Text")
         text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
-        text.text = fault.detail
+        text.text = message
         detail = etree.SubElement(element, f"{{{ns}}}Detail")
     problem = etree.SubElement(
         detail, f"{{{FAULT_DETAIL_NS}}}problem", nsmap={"w": FAULT_DETAIL_NS}
     )
-    etree.SubElement(problem, f"{{{FAULT_DETAIL_NS}}}message").text = fault.detail
+    etree.SubElement(problem, f"{{{FAULT_DETAIL_NS}}}message").text = message
     if fault.execution_id:
         etree.SubElement(problem, f"{{{FAULT_DETAIL_NS}}}executionId").text = fault.execution_id
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

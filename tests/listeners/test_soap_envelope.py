@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from listeners.soap.envelope import SOAP11, SOAP12, SoapFault, SoapVersion, build_fault
+from runtime import secrets
 from tests.helpers import Client, ClientFactory, app_client
 from tests.serverproc import ROOT as ROOT_DIR
 
@@ -194,3 +196,16 @@ async def test_a_listeners_max_body_is_its_limit_not_the_servers(
     assert_fault(await post(client, small, "1.2", "/soap/small"), "1.2", 413, "soap:Sender")
     status, _, body = await post(client, envelope("1.2"), "1.2", "/soap/small")
     assert status == 200, body[:300]
+
+
+@pytest.mark.parametrize("version", [SOAP11, SOAP12])
+def test_a_fault_never_carries_a_resolved_secret(version: SoapVersion) -> None:
+    """Issue 11 (secrets in answers): a step's error may quote an upstream that echoed the
+    credentials; the Fault, like a problem body, scrubs every secret Wharf resolved."""
+    token = "tok-7f3a9c1e55d04b2a"
+    secrets.remember(token)
+    basic = secrets.remember_basic("svc-user", "pw-4c1d9e7a2b")
+    detail = f"upstream said: Authorization: Bearer {token}; Basic {basic}"
+    answer = build_fault(SoapFault(detail, "receiver", version))
+    assert token.encode() not in answer and basic.encode() not in answer
+    assert b"Bearer ***" in answer and b"Basic ***" in answer
