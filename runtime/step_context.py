@@ -12,18 +12,32 @@ expressions reach it without every step passing it along.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from runtime.errors import DocumentError
 
-if TYPE_CHECKING:
-    from runtime.engine import Execution
+
+class RunningExecution(Protocol):
+    """What expressions see of the running execution (the engine's `Execution`); a
+    protocol, so that expressions, below the engine, need not import it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def token_root(self) -> str | None: ...
+
+    @property
+    def attempt(self) -> int: ...
+
 
 # The execution and the path of the step running in this task (nested steps set their own).
-RUNNING_STEP: ContextVar[tuple[Execution, str] | None] = ContextVar("wharf_step", default=None)
+RUNNING_STEP: ContextVar[tuple[RunningExecution, str] | None] = ContextVar(
+    "wharf_step", default=None
+)
 
 
-def _running() -> tuple[Execution, str]:
+def _running() -> tuple[RunningExecution, str]:
     running = RUNNING_STEP.get()
     if running is None:
         raise DocumentError(
