@@ -151,11 +151,12 @@ class HttpListener:
             stored = encode_request(kind, body, content_type, properties)
             # A key the caller sends is bound to its request; a key the process takes
             # from the body names the delivery by itself.
-            from_caller = self.trigger.idempotency_key is None
+            key = self._idempotency_key(documents)
+            from_caller = key is not None and self.trigger.idempotency_key is None
             accepted = await self.dispatcher.accept(
                 self.process,
                 stored,
-                idempotency_key=self._idempotency_key(documents),
+                idempotency_key=key,
                 idempotency_scope=idempotency_scope(principal),
                 request_hash=request_fingerprint(stored) if from_caller else None,
             )
