@@ -23,6 +23,27 @@ ADMIN_KEY = "wharf-test-admin-key-not-a-secret"  # the servers' admin credential
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
+def run_cli(
+    *args: str, admin_key: str | None, inherit_env: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`wharf ARGS` as a user runs it from the repository root: a fresh interpreter, the
+    admin key in WHARF_ADMIN_KEY (or none), and either a bare PATH or the test's own
+    environment."""
+    env = dict(os.environ) if inherit_env else {"PATH": "/usr/bin:/bin"}
+    env["PYTHONPATH"] = str(ROOT)
+    env.pop("WHARF_ADMIN_KEY", None)
+    if admin_key is not None:
+        env["WHARF_ADMIN_KEY"] = admin_key
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
 class WharfServer:
     def __init__(
         self,

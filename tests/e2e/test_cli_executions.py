@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 import time
 import urllib.error
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ADMIN, ADMIN_KEY, ROOT, WharfServer
+from tests.serverproc import ADMIN, ADMIN_KEY, WharfServer, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -31,14 +30,7 @@ steps:
 
 
 def wharf(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "WHARF_ADMIN_KEY": ADMIN_KEY},
-    )
+    return run_cli(*args, admin_key=ADMIN_KEY)
 
 
 def post(url: str, body: dict[str, object]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.serverproc import ROOT, WharfServer
+from tests.serverproc import WharfServer, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -46,17 +46,7 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WharfServe
 
 
 def wharf(key: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    if key is not None:
-        env["WHARF_ADMIN_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    return run_cli(*args, admin_key=key)
 
 
 def api(server: WharfServer, key: str, method: str, path: str, body: Any = None) -> Any:

@@ -8,17 +8,15 @@ in the store that both servers honour.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ADMIN_KEY, ROOT, WharfServer
+from tests.serverproc import ADMIN_KEY, WharfServer, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -49,14 +47,7 @@ connections:
 
 
 def wharf(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "WHARF_ADMIN_KEY": ADMIN_KEY},
-    )
+    return run_cli(*args, admin_key=ADMIN_KEY, inherit_env=True)
 
 
 def query(path: Path, sql: str) -> list[tuple[object, ...]]:
