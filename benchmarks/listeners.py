@@ -62,7 +62,7 @@ def start(command: list[str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
 
 def wharf(port: int, store: Path, *extra: str, directory: Path = HERE / "processes") -> list[str]:
     return [
-        sys.executable, "-m", "runtime.cli", "run", str(directory),
+        sys.executable, "-m", "runtime.cli.main", "run", str(directory),
         "--port", str(port), "--store", f"sqlite:///{store}", "--log-level", "WARNING", *extra,
     ]  # fmt: skip
 
@@ -152,7 +152,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> None:
     os.environ["WHARF_MAX_OUTSTANDING"] = "1000000"
     raw = start([sys.executable, str(HERE / "raw_server.py"), str(raw_port)], raw_port, workdir)
     made = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "keys", "create", "bench", "--store",
+        [sys.executable, "-m", "runtime.cli.main", "keys", "create", "bench", "--store",
          f"sqlite:///{workdir / 'bench.db'}"],
         cwd=workdir, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
         text=True, check=True,

@@ -75,7 +75,7 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], float]:
     """The real server; returns it and the time it printed WHARF_LISTENING."""
     command = [
-        sys.executable, "-m", "runtime.cli", "run", str(directory), "--host", "127.0.0.1",
+        sys.executable, "-m", "runtime.cli.main", "run", str(directory), "--host", "127.0.0.1",
         "--port", "0", "--store", f"sqlite:///{store}", "--log-level", log_level,
     ]  # fmt: skip
     with log.open("ab") as out:

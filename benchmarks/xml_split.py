@@ -68,8 +68,8 @@ def generate(path: Path, megabytes: int) -> int:
 def work(xml_path: str, workdir: str) -> None:
     """Runs in the measured subprocess."""
     sys.path.insert(0, str(ROOT))
-    from runtime.document import Document
-    from runtime.loader import load_processes
+    from runtime.core.document import Document
+    from runtime.loading.loader import load_processes
 
     directory = Path(workdir) / "processes"
     directory.mkdir(exist_ok=True)

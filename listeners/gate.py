@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from runtime.errors import ConfigError, RequestError
-from runtime.routes import Handler, answers_problems
+from runtime.core.errors import ConfigError, RequestError
 from runtime.security.clients import resolve_client
 from runtime.security.config import AuthSpec
 from runtime.security.guard import ListenerGuard, Principal
-from runtime.traffic import (
+from runtime.traffic.config import (
     ConcurrencyLimiter,
     LimitsConfig,
     QuotaCounter,
@@ -31,10 +30,11 @@ from runtime.traffic import (
     rate_limit_headers,
     rate_limited,
 )
+from runtime.web.routes import Handler, answers_problems
 
 if TYPE_CHECKING:
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 CALLER = web.RequestKey("wharf_caller", str)
 REJECTED = web.RequestKey("wharf_rejected", str)  # auth | rate | quota | busy

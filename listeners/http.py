@@ -10,22 +10,27 @@ from pydantic import Field, field_validator
 
 from listeners.gate import BYTES_IN, add_listener_route, gate_for, idempotency_scope
 from listeners.requests import read_body, request_properties
-from listeners.responses import accepted_response, execution_response
-from runtime import registry
-from runtime.components import TriggerConfig
-from runtime.dispatch import Pending, parse_max_wait
-from runtime.document import Document
-from runtime.durations import Duration
-from runtime.expressions import ValueField, variables
-from runtime.inputs import InputKind, documents_from_body, encode_request, request_fingerprint
-from runtime.offload import INLINE_BELOW, off_loop
+from runtime.core import registry
+from runtime.core.components import TriggerConfig
+from runtime.core.document import Document
+from runtime.core.durations import Duration
+from runtime.core.expressions import ValueField, variables
+from runtime.core.offload import INLINE_BELOW, off_loop
+from runtime.dispatch.dispatcher import Pending, parse_max_wait
+from runtime.formats.inputs import (
+    InputKind,
+    documents_from_body,
+    encode_request,
+    request_fingerprint,
+)
 from runtime.security.config import AuthSpec
-from runtime.traffic import TrafficConfig
+from runtime.traffic.config import TrafficConfig
+from runtime.web.answers import accepted_response, execution_response
 
 if TYPE_CHECKING:
-    from runtime.engine import Process
+    from runtime.core.engine import Process
     from runtime.security.guard import Principal
-    from runtime.state import RuntimeState
+    from runtime.server.state import RuntimeState
 
 IDEMPOTENCY_HEADER = "inheader_idempotency-key"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from runtime.errors import ClientGone, RequestError
+from runtime.core.errors import ClientGone, RequestError
 from runtime.security.clients import client_ip
 
 PROTECTED_HEADERS = frozenset(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runtime import registry
+from runtime.core import registry
 from runtime.schedules.sources import ScheduleSource, Source
 from runtime.schedules.timing import ScheduledTrigger
 
 if TYPE_CHECKING:
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 
 @registry.trigger("schedule")

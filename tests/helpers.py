@@ -14,11 +14,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from runtime.app import create_app
-from runtime.document import Document
-from runtime.engine import ExecutionResult, Process
-from runtime.loader import LoadProblem, load_processes, validate_directory
-from runtime.settings import Settings
+from runtime.core.document import Document
+from runtime.core.engine import ExecutionResult, Process
+from runtime.loading.loader import LoadProblem, load_processes, validate_directory
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
 
 Client = TestClient[Any, Any]
 ClientFactory = Callable[..., Awaitable[Client]]

@@ -35,7 +35,7 @@ def run_cli(
     if admin_key is not None:
         env["WHARF_ADMIN_KEY"] = admin_key
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "runtime.cli.main", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -69,7 +69,7 @@ class WharfServer:
         return self.log_path.read_text(errors="replace")
 
     def start(self, timeout: float = 20.0) -> WharfServer:
-        command = [sys.executable, "-m", "runtime.cli", "run", str(self.directory)]
+        command = [sys.executable, "-m", "runtime.cli.main", "run", str(self.directory)]
         command += ["--host", "127.0.0.1", "--port", "0", *self.args]
         env = {"WHARF_ADMIN_KEY": ADMIN_KEY, **os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         with self.log_path.open("ab") as log:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runtime import registry
-from runtime.reference import component_reference
+from runtime.cli.reference import component_reference
+from runtime.core import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,17 +33,17 @@ from processes.connectors.remote import (
     RemoteFileError,
     RemoteSession,
 )
-from runtime import registry
-from runtime.document import Document
-from runtime.durations import Duration
-from runtime.errors import ConfigError, WharfError
+from runtime.core import registry
+from runtime.core.document import Document
+from runtime.core.durations import Duration
+from runtime.core.errors import ConfigError, WharfError
 from runtime.schedules.sources import Batch, Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
 
 if TYPE_CHECKING:
-    from runtime.connections import Connections
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.connections import Connections
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 log = logging.getLogger("wharf.poller.files")
 

@@ -18,19 +18,19 @@ from yarl import URL
 
 from processes.connectors.base import check_connection_name
 from processes.connectors.http import HttpClient, join
-from runtime import registry, secrets
-from runtime.document import Document
-from runtime.durations import Duration
-from runtime.errors import RequestError, WharfError
-from runtime.inputs import documents_from_body
+from runtime.core import registry, secrets
+from runtime.core.document import Document
+from runtime.core.durations import Duration
+from runtime.core.errors import RequestError, WharfError
+from runtime.formats.inputs import documents_from_body
 from runtime.schedules.sources import Batch, Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 VALIDATORS_KEY = "validators"
 

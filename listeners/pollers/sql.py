@@ -21,17 +21,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from processes.connectors.base import check_connection_name
 from processes.connectors.sql import SqlClient
 from processes.connectors.sql_steps import SqlError
-from runtime import registry
-from runtime.document import Document
+from runtime.core import registry
+from runtime.core.document import Document
+from runtime.core.secrets import redact_text
 from runtime.schedules.sources import Batch, Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
-from runtime.secrets import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 WATERMARK_KEY = "watermark"
 WatermarkType = Literal["auto", "string", "integer", "number", "decimal", "datetime", "date"]

@@ -18,7 +18,6 @@ from listeners.gate import (
     idempotency_scope,
 )
 from listeners.requests import read_body, request_properties
-from listeners.responses import EXECUTION_HEADER
 from listeners.soap.envelope import (
     SOAP11,
     SOAP12,
@@ -34,22 +33,23 @@ from listeners.soap.envelope import (
 )
 from listeners.soap.values import encodable, global_element, with_empty_lists
 from listeners.soap.wsdl import ServiceContract, generate_wsdl
-from runtime.codecs import MalformedXML, parse_xml
-from runtime.dispatch import Pending, parse_max_wait
-from runtime.document import BodyKind, Document
-from runtime.engine import ExecutionResult
-from runtime.errors import RequestError, WharfError
-from runtime.expressions import variables
-from runtime.inputs import encode_request, encode_typed_request
-from runtime.offload import deadline_hook, off_loop
-from runtime.routes import add_route
+from runtime.core.document import BodyKind, Document
+from runtime.core.engine import ExecutionResult
+from runtime.core.errors import RequestError, WharfError
+from runtime.core.expressions import variables
+from runtime.core.offload import deadline_hook, off_loop
+from runtime.dispatch.dispatcher import Pending, parse_max_wait
+from runtime.formats.codecs import MalformedXML, parse_xml
+from runtime.formats.inputs import encode_request, encode_typed_request
+from runtime.formats.xmljson import strip_indentation
 from runtime.security.guard import Principal
-from runtime.xmljson import strip_indentation
+from runtime.web.answers import EXECUTION_HEADER
+from runtime.web.routes import add_route
 
 if TYPE_CHECKING:
     from listeners.soap.trigger import SoapTrigger
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 log = logging.getLogger("wharf.soap")
 ENDPOINTS: web.AppKey[dict[str, SoapEndpoint]] = web.AppKey("wharf_soap_endpoints", dict)

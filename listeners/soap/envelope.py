@@ -14,9 +14,9 @@ from typing import Literal
 
 from lxml import etree
 
-from runtime.codecs import MalformedXML, parse_xml
-from runtime.errors import WharfError
-from runtime.secrets import redact_text
+from runtime.core.errors import WharfError
+from runtime.core.secrets import redact_text
+from runtime.formats.codecs import MalformedXML, parse_xml
 
 
 @dataclass(frozen=True)

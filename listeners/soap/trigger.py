@@ -10,19 +10,19 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 
 from listeners.http import _PATH, RESERVED
 from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
-from runtime import registry
-from runtime.codecs import MalformedXML, parse_xml
-from runtime.components import ComponentConfig, TriggerConfig
-from runtime.durations import Duration
-from runtime.expressions import ExpressionField, ValueField
+from runtime.core import registry
+from runtime.core.components import ComponentConfig, TriggerConfig
+from runtime.core.durations import Duration
+from runtime.core.expressions import ExpressionField, ValueField
+from runtime.formats.codecs import MalformedXML, parse_xml
 from runtime.security.config import AuthSpec
-from runtime.traffic import LimitsConfig
+from runtime.traffic.config import LimitsConfig
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from runtime.engine import Process
-    from runtime.state import RuntimeState
+    from runtime.core.engine import Process
+    from runtime.server.state import RuntimeState
 
 _CLARK = re.compile(r"^(\{[^{}\s]+\})?[A-Za-z_][\w.-]*$")
 

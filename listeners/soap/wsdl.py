@@ -21,9 +21,9 @@ from lxml import etree
 from xmlschema.extras.wsdl import Wsdl11Document
 from xmlschema.validators import XsdElement
 
-from runtime.codecs import MalformedXML, parse_xml
-from runtime.schema_errors import schema_problem
-from runtime.schemas import XsdValidator, fast_schema
+from runtime.formats.codecs import MalformedXML, parse_xml
+from runtime.formats.schema_errors import schema_problem
+from runtime.formats.schemas import XsdValidator, fast_schema
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 SOAP11_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"

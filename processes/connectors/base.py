@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from runtime.components import ConnectionClient, Step
-from runtime.errors import WharfError
+from runtime.core.components import ConnectionClient, Step
+from runtime.core.errors import WharfError
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 class NoConnections(WharfError):

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union
 import aiohttp
 from pydantic import Field, PrivateAttr
 
-from runtime import secrets
-from runtime.components import ComponentConfig
-from runtime.errors import WharfError
+from runtime.core import secrets
+from runtime.core.components import ComponentConfig
+from runtime.core.errors import WharfError
 
 if TYPE_CHECKING:
     from yarl import URL

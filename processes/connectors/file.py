@@ -18,9 +18,9 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from processes.connectors.paths import confine, relative_to_definitions
-from runtime import registry
-from runtime.components import ConnectionClient, ConnectionConfig
-from runtime.errors import WharfError
+from runtime.core import registry
+from runtime.core.components import ConnectionClient, ConnectionConfig
+from runtime.core.errors import WharfError
 
 
 class FileAccessError(WharfError):

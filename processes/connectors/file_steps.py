@@ -11,14 +11,14 @@ from pydantic import Field, WithJsonSchema, model_validator
 
 from processes.connectors.base import ConnectorStep
 from processes.connectors.file import FileAccessError, FileClient
-from runtime import registry
-from runtime.codecs import serialize_json, serialize_xml
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.expressions import ValueField, variables
+from runtime.core import registry
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.core.expressions import ValueField, variables
+from runtime.formats.codecs import serialize_json, serialize_xml
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 def body_bytes(document: Document) -> bytes:

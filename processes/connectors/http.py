@@ -18,9 +18,9 @@ from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
 from processes.connectors.credentials import AnyCredential, Credential, Outgoing
-from runtime import registry, secrets
-from runtime.components import ComponentConfig, ConnectionClient, ConnectionConfig
-from runtime.durations import Duration
+from runtime.core import registry, secrets
+from runtime.core.components import ComponentConfig, ConnectionClient, ConnectionConfig
+from runtime.core.durations import Duration
 
 _SLOT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _HOST_SAFE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$")

@@ -23,8 +23,8 @@ from urllib.parse import quote, unquote
 from yarl import URL
 
 from processes.connectors.paths import PathRefused
-from runtime.errors import WharfError
-from runtime.expressions import Evaluable, Template
+from runtime.core.errors import WharfError
+from runtime.core.expressions import Evaluable, Template
 
 # Control characters other than tab end a header line (CR, LF) or are refused by servers.
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -20,18 +20,18 @@ from processes.connectors.base import ConnectorStep
 from processes.connectors.file_steps import body_bytes
 from processes.connectors.http import HttpClient
 from processes.connectors.http_paths import header_value, path_template, request_path, under
-from runtime import registry
-from runtime.codecs import MalformedBody, parse_json, parse_xml
-from runtime.components import ComponentConfig
-from runtime.document import BodyKind, Document
-from runtime.durations import Duration
-from runtime.errors import WharfError
-from runtime.expressions import Evaluable, Template, TemplateField, ValueField, variables
-from runtime.secrets import redact_text
-from runtime.step_context import step_token
+from runtime.core import registry
+from runtime.core.components import ComponentConfig
+from runtime.core.document import BodyKind, Document
+from runtime.core.durations import Duration
+from runtime.core.errors import WharfError
+from runtime.core.expressions import Evaluable, Template, TemplateField, ValueField, variables
+from runtime.core.secrets import redact_text
+from runtime.core.step_context import step_token
+from runtime.formats.codecs import MalformedBody, parse_json, parse_xml
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationInfo
 
-from runtime.errors import WharfError
+from runtime.core.errors import WharfError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")

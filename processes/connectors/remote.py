@@ -28,10 +28,10 @@ import paramiko
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from processes.connectors.paths import join_confined, relative_to_definitions
-from runtime import registry, secrets
-from runtime.components import ConnectionClient, ConnectionConfig
-from runtime.durations import Duration
-from runtime.errors import WharfError
+from runtime.core import registry, secrets
+from runtime.core.components import ConnectionClient, ConnectionConfig
+from runtime.core.durations import Duration
+from runtime.core.errors import WharfError
 
 
 class RemoteFileError(WharfError):

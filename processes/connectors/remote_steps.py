@@ -16,13 +16,13 @@ from pydantic import Field
 from processes.connectors.base import ConnectorStep
 from processes.connectors.file_steps import body_bytes
 from processes.connectors.remote import RemoteClient, RemoteFileError, RemoteSession, matches
-from runtime import registry
-from runtime.document import BodyKind, Document
-from runtime.errors import WharfError
-from runtime.expressions import ValueField, variables
+from runtime.core import registry
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import WharfError
+from runtime.core.expressions import ValueField, variables
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 class RemoteStep(ConnectorStep):

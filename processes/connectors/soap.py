@@ -20,16 +20,16 @@ from zeep.transports import AsyncTransport
 
 from processes.connectors.base import ConnectorStep
 from processes.connectors.paths import relative_to_definitions
-from runtime import registry
-from runtime.components import ConnectionClient, ConnectionConfig
-from runtime.document import BodyKind, Document
-from runtime.durations import Duration
-from runtime.errors import WharfError
-from runtime.expressions import ValueField, variables
-from runtime.secrets import redact_text
+from runtime.core import registry
+from runtime.core.components import ConnectionClient, ConnectionConfig
+from runtime.core.document import BodyKind, Document
+from runtime.core.durations import Duration
+from runtime.core.errors import WharfError
+from runtime.core.expressions import ValueField, variables
+from runtime.core.secrets import redact_text
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 class SoapCallError(WharfError):

@@ -22,8 +22,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from runtime import registry, secrets
-from runtime.components import ConnectionClient, ConnectionConfig
+from runtime.core import registry, secrets
+from runtime.core.components import ConnectionClient, ConnectionConfig
 
 DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "mysql+asyncmy", "mysql+aiomysql")
 

@@ -18,14 +18,14 @@ from sqlalchemy.sql.expression import TableClause
 
 from processes.connectors.base import ConnectorStep
 from processes.connectors.sql import SqlClient
-from runtime import registry
-from runtime.document import Document
-from runtime.errors import WharfError
-from runtime.expressions import ValueField, variables
-from runtime.secrets import redact_text
+from runtime.core import registry
+from runtime.core.document import Document
+from runtime.core.errors import WharfError
+from runtime.core.expressions import ValueField, variables
+from runtime.core.secrets import redact_text
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 

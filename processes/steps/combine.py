@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Literal
 from lxml import etree
 from pydantic import Field
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("combine")

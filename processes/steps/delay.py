@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import Document
-from runtime.durations import Duration
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import Document
+from runtime.core.durations import Duration
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("delay")

@@ -8,15 +8,15 @@ import xmlschema
 from lxml import etree
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.schemas import ValidationFailed, load_xsd, resolve
-from runtime.xmljson import json_to_xml, strip_indentation
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.formats.schemas import ValidationFailed, load_xsd, resolve
+from runtime.formats.xmljson import json_to_xml, strip_indentation
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("json_to_xml")

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import Document
-from runtime.expressions import ExpressionField, variables
-from runtime.schemas import resolve
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import Document
+from runtime.core.expressions import ExpressionField, variables
+from runtime.formats.schemas import resolve
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 def _read_table(path: Path) -> list[dict[str, Any]]:

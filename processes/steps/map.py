@@ -7,14 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import Document
-from runtime.errors import DocumentError, NestedConfigError
-from runtime.expressions import Evaluable, Expression, Literal, Template, is_template, variables
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import Document
+from runtime.core.errors import DocumentError, NestedConfigError
+from runtime.core.expressions import (
+    Evaluable,
+    Expression,
+    Literal,
+    Template,
+    is_template,
+    variables,
+)
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 Loc = tuple[str | int, ...]

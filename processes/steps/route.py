@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr
 
-from runtime import registry
-from runtime.components import ComponentConfig, Pipeline, Step
-from runtime.document import Document
-from runtime.expressions import ExpressionField, variables
+from runtime.core import registry
+from runtime.core.components import ComponentConfig, Pipeline, Step
+from runtime.core.document import Document
+from runtime.core.expressions import ExpressionField, variables
 
 if TYPE_CHECKING:
-    from runtime.components import StepEntry as AnyStep
-    from runtime.engine import Execution
+    from runtime.core.components import StepEntry as AnyStep
+    from runtime.core.engine import Execution
 
 
 class Route(ComponentConfig):

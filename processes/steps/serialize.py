@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from runtime import registry
-from runtime.codecs import serialize_json, serialize_xml
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.formats.codecs import serialize_json, serialize_xml
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("serialize")

@@ -12,16 +12,16 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from lxml import etree
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.components import Pipeline, Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.expressions import ExpressionField, XPathField, variables
-from runtime.xmlstream import compile_path, is_streamable, iter_elements
+from runtime.core import registry
+from runtime.core.components import Pipeline, Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.core.expressions import ExpressionField, XPathField, variables
+from runtime.formats.xmlstream import compile_path, is_streamable, iter_elements
 
 if TYPE_CHECKING:
-    from runtime.components import StepEntry as AnyStep
-    from runtime.engine import Execution
+    from runtime.core.components import StepEntry as AnyStep
+    from runtime.core.engine import Execution
 
 STREAMABLE = (BodyKind.RAW, BodyKind.TEXT, BodyKind.FILE)
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import Document
-from runtime.expressions import Template, variables
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import Document
+from runtime.core.expressions import Template, variables
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("template")

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr
 
-from runtime import registry
-from runtime.components import ComponentConfig, Pipeline, Step
-from runtime.document import Document
-from runtime.durations import Duration
-from runtime.errors import StepError
+from runtime.core import registry
+from runtime.core.components import ComponentConfig, Pipeline, Step
+from runtime.core.document import Document
+from runtime.core.durations import Duration
+from runtime.core.errors import StepError
 
 if TYPE_CHECKING:
-    from runtime.components import StepEntry as AnyStep
-    from runtime.engine import Execution
+    from runtime.core.components import StepEntry as AnyStep
+    from runtime.core.engine import Execution
 
 
 class Retry(ComponentConfig):

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.protocols import Validator
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.offload import off_loop
-from runtime.schemas import (
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.core.offload import off_loop
+from runtime.formats.schemas import (
     ValidationFailed,
     XsdValidator,
     json_errors,
@@ -22,7 +22,7 @@ from runtime.schemas import (
 )
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("validate")

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.schemas import ValidationFailed, XsdValidator, load_xsd_validator, resolve
-from runtime.xmljson import element_to_json
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.formats.schemas import ValidationFailed, XsdValidator, load_xsd_validator, resolve
+from runtime.formats.xmljson import element_to_json
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 @registry.step("xml_to_json")

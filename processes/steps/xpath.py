@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 from pydantic import Field, model_validator
 
-from runtime import registry
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.expressions import XPathField
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.core.expressions import XPathField
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 
 def _value(result: Any) -> Any:

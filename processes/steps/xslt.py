@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 from lxml import etree
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from runtime import registry
-from runtime.codecs import MalformedBody, parse_xml
-from runtime.components import Step
-from runtime.document import BodyKind, Document
-from runtime.errors import DocumentError
-from runtime.expressions import ValueField, variables
-from runtime.offload import off_loop
-from runtime.schemas import resolve
+from runtime.core import registry
+from runtime.core.components import Step
+from runtime.core.document import BodyKind, Document
+from runtime.core.errors import DocumentError
+from runtime.core.expressions import ValueField, variables
+from runtime.core.offload import off_loop
+from runtime.formats.codecs import MalformedBody, parse_xml
+from runtime.formats.schemas import resolve
 
 if TYPE_CHECKING:
-    from runtime.engine import Execution
+    from runtime.core.engine import Execution
 
 # Stylesheets may not read or write files or reach the network (document(), xsl:include
 # of remote files, exsl:document...).

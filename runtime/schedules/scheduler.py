@@ -25,19 +25,19 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from runtime.engine import ExecutionResult, ExecutionStatus, Process
-from runtime.errors import WharfError
-from runtime.metrics import Metrics
+from runtime.core.engine import ExecutionResult, ExecutionStatus, Process
+from runtime.core.errors import WharfError
+from runtime.core.secrets import redact_text, redact_value
+from runtime.core.timestamps import iso_utc
 from runtime.schedules.sources import Fire, Source
 from runtime.schedules.timing import ScheduledTrigger
-from runtime.secrets import redact_text, redact_value
 from runtime.store import FireRecord, Store
-from runtime.timestamps import iso_utc
+from runtime.traffic.metrics import Metrics
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from runtime.dispatch import Dispatcher
+    from runtime.dispatch.dispatcher import Dispatcher
 
 log = logging.getLogger("wharf.scheduler")
 

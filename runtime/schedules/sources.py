@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from runtime.document import Document
+from runtime.core.document import Document
 
 if TYPE_CHECKING:
     from runtime.store import Store

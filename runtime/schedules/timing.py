@@ -17,16 +17,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from runtime.components import TriggerConfig
-from runtime.durations import Duration, parse_duration
+from runtime.core.components import TriggerConfig
+from runtime.core.durations import Duration, parse_duration
 from runtime.schedules.crontab import cron_trigger
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from runtime.engine import Process
+    from runtime.core.engine import Process
     from runtime.schedules.sources import Source
-    from runtime.state import RuntimeState
+    from runtime.server.state import RuntimeState
 
 MIN_INTERVAL_ENV = "WHARF_SCHEDULE_MIN_INTERVAL"
 # Interval schedules count from this instant, so every runtime computes the same slots.

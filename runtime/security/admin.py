@@ -15,7 +15,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from runtime.routes import Handler, add_route
 from runtime.security.api_keys import ApiKeyBook, new_key
 from runtime.security.clients import client_ip
 from runtime.security.config import SecurityConfig
@@ -23,6 +22,7 @@ from runtime.security.errors import AuthFailed
 from runtime.security.guard import Forbidden, Unauthorized
 from runtime.security.jwt_auth import JwtVerifier
 from runtime.store import ApiKeyRecord
+from runtime.web.routes import Handler, add_route
 
 log = logging.getLogger("wharf.auth")
 

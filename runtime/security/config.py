@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from runtime.components import ComponentConfig
-from runtime.errors import NestedConfigError
+from runtime.core.components import ComponentConfig
+from runtime.core.errors import NestedConfigError
 from runtime.security.jwt_auth import JwtAuth
 from runtime.security.passwords import is_password_hash
 from runtime.security.signatures import SignatureAuth

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from runtime.errors import RequestError
+from runtime.core.errors import RequestError
 from runtime.security.api_keys import PREFIX, ApiKeyBook
 from runtime.security.clients import client_ip
 from runtime.security.config import AuthConfig, AuthSpec, SecurityConfig

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, field_validator, model_validator
 
-from runtime.components import ComponentConfig
-from runtime.durations import Duration
-from runtime.errors import ConfigError
-from runtime.secrets import SecretError, is_reference, resolve
+from runtime.core.components import ComponentConfig
+from runtime.core.durations import Duration
+from runtime.core.errors import ConfigError
+from runtime.core.secrets import SecretError, is_reference, resolve
 from runtime.security.errors import AuthFailed
 
 Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]

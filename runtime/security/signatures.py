@@ -18,10 +18,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from runtime.components import ComponentConfig
-from runtime.durations import Duration
-from runtime.errors import ConfigError
-from runtime.secrets import SecretError, is_reference, resolve
+from runtime.core.components import ComponentConfig
+from runtime.core.durations import Duration
+from runtime.core.errors import ConfigError
+from runtime.core.secrets import SecretError, is_reference, resolve
 from runtime.security.errors import AuthFailed
 
 Preset = Literal["github", "stripe", "slack"]

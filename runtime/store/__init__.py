@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from runtime.errors import ConfigError
+from runtime.core.errors import ConfigError
 from runtime.store.base import (
     Accepted,
     ApiKeyRecord,

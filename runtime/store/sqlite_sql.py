@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from runtime.codecs import parse_json, serialize_json
+from runtime.formats.codecs import parse_json, serialize_json
 from runtime.store.base import ExecutionRecord
 
 MIGRATIONS: list[str] = [

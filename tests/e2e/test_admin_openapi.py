@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from runtime.openapi import openapi_document
+from runtime.server.openapi import openapi_document
 from tests.serverproc import ADMIN, ADMIN_KEY, ROOT, WharfServer
 
 CHECKS = (

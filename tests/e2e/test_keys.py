@@ -21,7 +21,7 @@ PROCESS = "name: p\ntrigger:\n  http: {path: /p, auth: {api_key: {}}}\nsteps: []
 
 def wharf(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "runtime.cli.main", *args],
         cwd=ROOT,
         input=stdin,
         capture_output=True,

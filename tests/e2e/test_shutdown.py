@@ -54,7 +54,7 @@ async def test_sigterm_finishes_in_flight_requests_then_exits_0(tmp_path: Path) 
 def test_invalid_directory_never_starts(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("name: bad\ntrigger:\n  http:\n    method: POST\n")
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "run", str(tmp_path), "--port", "0"],
+        [sys.executable, "-m", "runtime.cli.main", "run", str(tmp_path), "--port", "0"],
         capture_output=True,
         text=True,
         timeout=30,

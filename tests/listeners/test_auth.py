@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.app import create_app
-from runtime.loader import load_directory
+from runtime.loading.loader import load_directory
+from runtime.loading.security import load_security
 from runtime.security.api_keys import new_key
-from runtime.security.loading import load_security
 from runtime.security.passwords import hash_password
-from runtime.settings import Settings
-from runtime.state import STATE
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
+from runtime.server.state import STATE
 from runtime.store import open_store
 from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory, echo_soap_process
 

@@ -20,10 +20,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from processes.connectors.remote import FtpSession, RemoteEntry, SftpSession
-from runtime.app import create_app
-from runtime.loader import load_directory
-from runtime.settings import Settings
-from runtime.state import STATE, RuntimeState
+from runtime.loading.loader import load_directory
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
+from runtime.server.state import STATE, RuntimeState
 from runtime.store import FireRecord
 from tests import remote_servers
 from tests.helpers import ADMIN_KEY, admin_client

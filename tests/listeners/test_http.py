@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from runtime.app import create_app
-from runtime.components import Step
-from runtime.document import Document
-from runtime.engine import Execution
-from runtime.loader import load_processes
-from runtime.settings import Settings
+from runtime.core.components import Step
+from runtime.core.document import Document
+from runtime.core.engine import Execution
+from runtime.loading.loader import load_processes
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
 from tests.helpers import (
     ADMIN_KEY,
     Client,

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.loader import validate_directory
-from runtime.state import RuntimeState
+from runtime.loading.loader import validate_directory
+from runtime.server.state import RuntimeState
 from tests.helpers import ClientFactory
 from tests.listeners.test_sql_poller import bodies, execution, fire, start
 

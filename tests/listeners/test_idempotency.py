@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from runtime.app import create_app
-from runtime.loader import load_directory
+from runtime.loading.loader import load_directory
 from runtime.security.api_keys import new_key
-from runtime.settings import Settings
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
 from runtime.store import open_store
 from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory
 

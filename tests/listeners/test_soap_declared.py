@@ -13,9 +13,9 @@ from lxml import etree
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from runtime.app import create_app
-from runtime.loader import load_directory, validate_directory
-from runtime.settings import Settings
+from runtime.loading.loader import load_directory, validate_directory
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
 from tests.helpers import (
     ADMIN_KEY,
     Client,

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from listeners.soap.envelope import SOAP11, SOAP12, SoapFault, SoapVersion, build_fault
-from runtime import secrets
+from runtime.core import secrets
 from tests.helpers import Client, ClientFactory, app_client
 from tests.serverproc import ROOT as ROOT_DIR
 

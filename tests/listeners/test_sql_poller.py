@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from runtime.app import create_app
-from runtime.loader import load_directory, validate_directory
-from runtime.settings import Settings
-from runtime.state import STATE, RuntimeState
+from runtime.loading.loader import load_directory, validate_directory
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
+from runtime.server.state import STATE, RuntimeState
 from runtime.store import FireRecord
 from runtime.store.base import ExecutionRecord
 from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client

@@ -13,11 +13,11 @@ import pytest
 
 from processes.connectors.file import UMASK
 from processes.connectors.sql import resolved_url
-from runtime.cli import main
-from runtime.connection_checks import check_connection
-from runtime.connections import Connections, load_connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.cli.main import main
+from runtime.core.connections import Connections, load_connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
+from runtime.server.connection_checks import check_connection
 from tests.processes.connectors.test_sql import reachable
 
 RESERVED = "p@ss/w#rd:x?y%z"  # every URL delimiter a password may hold

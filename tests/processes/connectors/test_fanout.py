@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.connections import Connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
 from tests.processes.connectors.test_remote import PASSWORD, sftp_server  # noqa: F401
 from tests.serverproc import ROOT
 

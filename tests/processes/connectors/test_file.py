@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from runtime.connections import Connections
-from runtime.document import BodyKind, Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections
+from runtime.core.document import BodyKind, Document
+from runtime.loading.loader import load_directory
 
 
 def build(tmp_path: Path, steps: str) -> tuple[Any, Connections, Path]:

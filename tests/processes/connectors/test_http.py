@@ -18,9 +18,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.connections import Connections, load_connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections, load_connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
 from tests.helpers import ADMIN_KEY, admin_client
 
 SECRETS = {
@@ -321,8 +321,8 @@ async def test_no_secret_in_answers_records_or_logs(
 ) -> None:
     """Every credential scheme on one connection, a failing upstream, and then every
     place a secret could surface: the caller's answer, the record, the admin API, logs."""
-    from runtime.app import create_app
-    from runtime.settings import Settings
+    from runtime.server.app import create_app
+    from runtime.server.settings import Settings
 
     _, url = upstream
     credentials = f"""
@@ -384,7 +384,7 @@ async def test_connection_check_sends_the_declared_request(
             """
         )
     )
-    from runtime.connection_checks import check_connection
+    from runtime.server.connection_checks import check_connection
 
     configs, problems = load_connections(tmp_path)
     assert problems == []

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.connection_checks import check_connection
-from runtime.connections import Connections, load_connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections, load_connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
+from runtime.server.connection_checks import check_connection
 
 API_KEY = "api-key-51515-secret"
 ServerFactory = Callable[..., Awaitable[TestServer]]

@@ -14,9 +14,9 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.servers import FTPServer
 
 from processes.connectors.remote import FtpSession
-from runtime.connections import Connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
 from tests import remote_servers
 from tests.remote_servers import PASSWORD
 
@@ -276,8 +276,8 @@ async def test_connection_checks_log_in_and_list(
             """
         )
     )
-    from runtime.connection_checks import check_connection
-    from runtime.connections import load_connections
+    from runtime.core.connections import load_connections
+    from runtime.server.connection_checks import check_connection
 
     configs, problems = load_connections(tmp_path)
     assert problems == []

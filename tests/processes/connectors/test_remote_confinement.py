@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from runtime.connections import Connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
 from tests import remote_servers
 from tests.processes.connectors.test_remote import build
 from tests.remote_servers import PASSWORD

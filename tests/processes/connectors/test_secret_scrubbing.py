@@ -17,10 +17,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.app import create_app
-from runtime.loader import load_directory
-from runtime.settings import Settings
-from runtime.state import STATE
+from runtime.loading.loader import load_directory
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
+from runtime.server.state import STATE
 from tests.helpers import ADMIN_KEY, admin_client
 
 USER = "wharf-user"

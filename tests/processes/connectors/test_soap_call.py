@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.connections import Connections
-from runtime.document import Document
-from runtime.loader import load_directory
+from runtime.core.connections import Connections
+from runtime.core.document import Document
+from runtime.loading.loader import load_directory
 from tests.serverproc import ROOT, WharfServer
 
 

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from runtime.connections import Connections, load_connections
-from runtime.document import Document
-from runtime.loader import ProcessLoadError, load_directory, load_processes
+from runtime.core.connections import Connections, load_connections
+from runtime.core.document import Document
+from runtime.loading.loader import ProcessLoadError, load_directory, load_processes
 
 SERVERS = {
     "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",

@@ -14,11 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.connections import Connections
-from runtime.document import Document
-from runtime.errors import ExpressionError
-from runtime.expressions import Expression
-from runtime.loader import load_directory
+from runtime.core.connections import Connections
+from runtime.core.document import Document
+from runtime.core.errors import ExpressionError
+from runtime.core.expressions import Expression
+from runtime.loading.loader import load_directory
 
 STEPS = """
 - sql.upsert:

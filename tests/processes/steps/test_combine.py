@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.codecs import parse_xml, serialize_xml
-from runtime.document import BodyKind, Document
+from runtime.core.document import BodyKind, Document
+from runtime.formats.codecs import parse_xml, serialize_xml
 from tests.helpers import run_steps, validate_files
 
 

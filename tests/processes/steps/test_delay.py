@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from runtime.document import Document
+from runtime.core.document import Document
 from tests.helpers import steps_process, validate_files
 
 

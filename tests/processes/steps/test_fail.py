@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.document import Document
-from runtime.engine import ExecutionStatus
-from runtime.errors import ProcessFailure
+from runtime.core.document import Document
+from runtime.core.engine import ExecutionStatus
+from runtime.core.errors import ProcessFailure
 from tests.helpers import run_steps, validate_files
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.codecs import parse_xml
-from runtime.document import BodyKind, Document
-from runtime.engine import ExecutionStatus
+from runtime.core.document import BodyKind, Document
+from runtime.core.engine import ExecutionStatus
+from runtime.formats.codecs import parse_xml
 from tests.helpers import run_steps, validate_files
 
 ORDER = {

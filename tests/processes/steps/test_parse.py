@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from runtime.document import BodyKind, Document
-from runtime.engine import ExecutionStatus
+from runtime.core.document import BodyKind, Document
+from runtime.core.engine import ExecutionStatus
 from tests.helpers import run_steps, validate_files
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.document import Document
-from runtime.engine import Execution, ExecutionStatus
+from runtime.core.document import Document
+from runtime.core.engine import Execution, ExecutionStatus
 from tests.helpers import run_steps, validate_files
 
 ROUTE = """

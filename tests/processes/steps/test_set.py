@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.document import Document
-from runtime.engine import ExecutionStatus
+from runtime.core.document import Document
+from runtime.core.engine import ExecutionStatus
 from tests.helpers import run_steps
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from runtime.codecs import parse_xml
-from runtime.document import BodyKind, Document
-from runtime.engine import ExecutionStatus
+from runtime.core.document import BodyKind, Document
+from runtime.core.engine import ExecutionStatus
+from runtime.formats.codecs import parse_xml
 from tests.helpers import run_steps, validate_files
 
 PO = b"""<po:order xmlns:po="urn:po" id="PO-1">

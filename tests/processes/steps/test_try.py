@@ -10,10 +10,10 @@ import pytest
 
 from processes.steps import try_
 from processes.steps.try_ import Retry, TryStep
-from runtime.components import Step
-from runtime.document import Document
-from runtime.engine import Execution, ExecutionStatus
-from runtime.errors import DocumentError
+from runtime.core.components import Step
+from runtime.core.document import Document
+from runtime.core.engine import Execution, ExecutionStatus
+from runtime.core.errors import DocumentError
 from tests.helpers import run_steps, steps_process, validate_files
 
 FAILING = """

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from runtime.codecs import parse_xml
-from runtime.document import BodyKind, Document
-from runtime.engine import ExecutionResult
-from runtime.loader import ProcessLoadError, load_processes
+from runtime.core.document import BodyKind, Document
+from runtime.core.engine import ExecutionResult
+from runtime.formats.codecs import parse_xml
+from runtime.loading.loader import ProcessLoadError, load_processes
 
 ORDER_XSD = """\
 <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:example:po"

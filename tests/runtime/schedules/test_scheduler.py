@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from runtime.app import create_app
-from runtime.loader import load_processes
+from runtime.loading.loader import load_processes
 from runtime.schedules.scheduler import ScheduledProcess, Scheduler
-from runtime.settings import Settings
-from runtime.state import STATE
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
+from runtime.server.state import STATE
 from runtime.store import ExecutionQuery, FireRecord, open_store
 from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client
 

@@ -8,11 +8,11 @@ import json
 from ipaddress import ip_network
 from pathlib import Path
 
-from runtime.app import create_app
-from runtime.loader import load_directory
-from runtime.security.loading import load_security
+from runtime.loading.loader import load_directory
+from runtime.loading.security import load_security
 from runtime.security.passwords import hash_password
-from runtime.settings import Settings
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
 from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"carol:pw").decode()}

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from runtime.app import create_app
-from runtime.loader import load_directory
+from runtime.loading.loader import load_directory
+from runtime.loading.security import load_security
 from runtime.security import passwords
-from runtime.security.loading import load_security
 from runtime.security.passwords import hash_password
-from runtime.settings import Settings
+from runtime.server.app import create_app
+from runtime.server.settings import Settings
 from tests.helpers import Client, ClientFactory
 
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from runtime.errors import ConfigError
+from runtime.core.errors import ConfigError
 from runtime.security.errors import AuthFailed
 from runtime.security.jwt_auth import JwtAuth, JwtVerifier
 

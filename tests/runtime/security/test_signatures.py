@@ -15,7 +15,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 
-from runtime.errors import ConfigError
+from runtime.core.errors import ConfigError
 from runtime.security.errors import AuthFailed
 from runtime.security.signatures import SignatureAuth, SignatureVerifier
 

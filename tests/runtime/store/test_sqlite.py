@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.ids import new_execution_id
+from runtime.core.errors import ConfigError
+from runtime.core.ids import new_execution_id
 from runtime.store import ExecutionQuery, ExecutionRecord, InboxItem, open_store
 from runtime.store.sqlite import MIGRATIONS, SQLiteStore
 

@@ -1,0 +1,118 @@
+"""The aiohttp application: health endpoints, admin API, one route per listener."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from runtime.core.components import ConnectionConfig
+from runtime.core.connections import Connections
+from runtime.core.engine import Process
+from runtime.core.offload import configure as configure_offload
+from runtime.dispatch.dispatcher import Dispatcher
+from runtime.security.admin import ADMIN_GUARD, AdminGuard, add_admin_route
+from runtime.security.config import SecurityConfig
+from runtime.server.api import processes as api
+from runtime.server.api import schedules as api_schedules
+from runtime.server.api import usage as api_usage
+from runtime.server.settings import Settings
+from runtime.server.state import STATE, RuntimeState
+from runtime.store import Store, open_store
+from runtime.web.routes import add_catch_all, add_route
+
+log = logging.getLogger("wharf.app")
+
+PRUNE_INTERVAL = 300.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.stopping:
+        return web.json_response({"status": "stopping"}, status=503, headers={"Retry-After": "5"})
+    if not state.ready or not await state.store.ping():
+        return web.json_response({"status": "starting"}, status=503, headers={"Retry-After": "1"})
+    return web.json_response({"status": "ready", "processes": len(state.processes)})
+
+
+async def _prune_forever(state: RuntimeState) -> None:
+    settings = state.settings
+    while True:
+        try:
+            older = time.time() - settings.retention_age if settings.retention_age else None
+            deleted = await state.store.prune(older_than=older, keep=settings.retention_count)
+            if deleted:
+                log.info("retention: deleted %d execution record(s)", deleted)
+        except Exception:
+            log.exception("retention: pruning failed")
+        await asyncio.sleep(PRUNE_INTERVAL)
+
+
+def create_app(
+    processes: list[Process],
+    settings: Settings,
+    store: Store | None = None,
+    connections: dict[str, ConnectionConfig] | None = None,
+    security: SecurityConfig | None = None,
+) -> web.Application:
+    """The app; `store` defaults to the one `settings.store` names."""
+    # The listeners enforce their own body limits while streaming; this is aiohttp's
+    # ceiling for anything that reads bodies whole (the admin API).
+    app = web.Application(client_max_size=settings.max_body)
+    configure_offload(settings.work_budget)
+    store = store if store is not None else open_store(settings.store)
+    live = Connections(connections or {})
+    dispatcher = Dispatcher(
+        processes,
+        store,
+        workers=settings.workers,
+        max_outstanding=settings.max_outstanding,
+        connections=live,
+    )
+    state = RuntimeState(processes, settings, store, dispatcher, live, security or SecurityConfig())
+    app[STATE] = state
+    admin = AdminGuard(state.api_keys, state.security)
+    app[ADMIN_GUARD] = admin
+    app[api_usage.USAGE] = state.usage
+    app[api_usage.METRICS] = state.metrics
+    add_route(app, "GET", "/healthz", healthz)
+    add_route(app, "GET", "/readyz", readyz)
+    api.add_routes(app)
+    api_schedules.add_routes(app)
+    add_admin_route(app, "GET", "/api/usage", api_usage.get_usage)
+    if state.security.metrics == "open":
+        add_route(app, "GET", "/metrics", api_usage.get_metrics)
+    else:
+        add_admin_route(app, "GET", "/metrics", api_usage.get_metrics)
+    for process in processes:
+        process.trigger.mount(app, process, state)
+    add_catch_all(app)  # last: unknown paths and wrong methods answer problems
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        await admin.ensure_admin_credential(f"http://{settings.host}:{settings.port}")
+        await dispatcher.start()
+        await state.scheduler.start()
+        pruner = asyncio.create_task(_prune_forever(state))
+        state.ready = True
+        yield
+        # Runs after in-flight HTTP requests were drained.
+        state.stopping = True
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
+        await state.scheduler.stop(settings.shutdown_timeout)
+        await dispatcher.stop(settings.shutdown_timeout)
+        await live.close()
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
