@@ -33,8 +33,8 @@ from runtime.traffic.config import (
 from runtime.web.routes import Handler, answers_problems
 
 if TYPE_CHECKING:
+    from listeners.context import MountContext
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 CALLER = web.RequestKey("wharf_caller", str)
 REJECTED = web.RequestKey("wharf_rejected", str)  # auth | rate | quota | busy
@@ -60,12 +60,14 @@ def _refused(request: web.Request, reason: str, error: RequestError) -> RequestE
 
 
 class ListenerGate:
-    def __init__(self, name: str, guard: ListenerGuard, traffic: LimitsConfig, state: RuntimeState):
+    def __init__(
+        self, name: str, guard: ListenerGuard, traffic: LimitsConfig, context: MountContext
+    ):
         self.name = name
         self.guard = guard
         self.needs_body = guard.needs_body
         self.rate = RateLimiter(traffic.rate_limit) if traffic.rate_limit else None
-        self.quota = QuotaCounter(traffic.quota, state.store) if traffic.quota else None
+        self.quota = QuotaCounter(traffic.quota, context.store) if traffic.quota else None
         self.busy = ConcurrencyLimiter(traffic.max_concurrent) if traffic.max_concurrent else None
         limited = self.rate is not None or self.quota is not None or self.busy is not None
         # `auth: none` and no limits: every request is admitted as the same anonymous caller
@@ -101,20 +103,20 @@ class ListenerGate:
 
 
 def gate_for(
-    auth: AuthSpec | None, limits: LimitsConfig, process: Process, state: RuntimeState
+    auth: AuthSpec | None, limits: LimitsConfig, process: Process, context: MountContext
 ) -> ListenerGate:
     """The gate of one listener (HTTP route or SOAP operation): its declared `auth`, or
     security.yaml's default, and its limits."""
-    spec = auth if auth is not None else state.security.defaults.auth
+    spec = auth if auth is not None else context.security.defaults.auth
     if spec is None:  # the loader refuses this; a hand-built app must say it too
         raise ConfigError(f"process {process.name!r}: its listener declares no `auth:`")
-    if spec != "none" and spec.mtls is not None and state.settings.tls_client_ca is None:
+    if spec != "none" and spec.mtls is not None and context.settings.tls_client_ca is None:
         raise ConfigError(
             f"process {process.name!r} uses mtls: set WHARF_TLS_CERT, WHARF_TLS_KEY and "
             "WHARF_TLS_CLIENT_CA"
         )
-    guard = ListenerGuard(spec, process.name, state.security, state.api_keys)
-    return ListenerGate(process.name, guard, limits, state)
+    guard = ListenerGuard(spec, process.name, context.security, context.api_keys)
+    return ListenerGate(process.name, guard, limits, context)
 
 
 def add_listener_route(
@@ -123,14 +125,14 @@ def add_listener_route(
     path: str,
     handler: Handler,
     name: str,
-    state: RuntimeState,
+    context: MountContext,
     traffic: TrafficConfig | None = None,
 ) -> None:
     """Route a listener: its answers become problems, and each one is counted."""
     inner = answers_problems(handler)
     cors = traffic.cors if traffic is not None else None
-    metrics, usage = state.metrics, state.usage
-    proxies = state.settings.trusted_proxies
+    metrics, usage = context.metrics, context.usage
+    proxies = context.settings.trusted_proxies
 
     async def observed(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()

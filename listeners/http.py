@@ -28,9 +28,9 @@ from runtime.traffic.config import TrafficConfig
 from runtime.web.answers import accepted_response, execution_response
 
 if TYPE_CHECKING:
+    from listeners.context import MountContext
     from runtime.core.engine import Process
     from runtime.security.guard import Principal
-    from runtime.server.state import RuntimeState
 
 IDEMPOTENCY_HEADER = "inheader_idempotency-key"
 
@@ -103,22 +103,24 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
     def route_key(self) -> tuple[str, str]:
         return self.method, self.path
 
-    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
-        listener = HttpListener(self, process, state)
-        add_listener_route(app, self.method, self.path, listener.handle, process.name, state, self)
+    def mount(self, process: Process, context: MountContext) -> None:
+        listener = HttpListener(self, process, context)
+        add_listener_route(
+            context.app, self.method, self.path, listener.handle, process.name, context, self
+        )
 
 
 class HttpListener:
     """Handles the requests of one process's HTTP trigger."""
 
-    def __init__(self, trigger: HttpTrigger, process: Process, state: RuntimeState):
+    def __init__(self, trigger: HttpTrigger, process: Process, context: MountContext):
         self.trigger = trigger
         self.process = process
-        self.dispatcher = state.dispatcher
-        default = state.settings.max_body
+        self.dispatcher = context.dispatcher
+        default = context.settings.max_body
         self.max_body = trigger.max_body if trigger.max_body is not None else default
-        self.max_documents = state.settings.max_documents
-        self.gate = gate_for(trigger.auth, trigger, process, state)
+        self.max_documents = context.settings.max_documents
+        self.gate = gate_for(trigger.auth, trigger, process, context)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         gate = self.gate

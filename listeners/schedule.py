@@ -6,19 +6,18 @@ from typing import TYPE_CHECKING
 
 from runtime.core import registry
 from runtime.schedules.sources import ScheduleSource, Source
-from runtime.schedules.timing import ScheduledTrigger
+from runtime.schedules.timing import ScheduleContext, TimedTrigger
 
 if TYPE_CHECKING:
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 
 @registry.trigger("schedule")
-class ScheduleTrigger(ScheduledTrigger):
+class ScheduleTrigger(TimedTrigger):
     """Run the process on a schedule, once per fire across every runtime sharing the
     store. Each fire gets one document, an empty JSON object with the properties
     `schedule_slot` (the nominal fire time, ISO 8601 UTC) and `schedule_kind`
     (`schedule`, `catch_up` or `manual`)."""
 
-    def source(self, process: Process, state: RuntimeState) -> Source:
+    def source(self, process: Process, context: ScheduleContext) -> Source:
         return ScheduleSource()

@@ -38,12 +38,11 @@ from runtime.core.document import Document
 from runtime.core.durations import Duration
 from runtime.core.errors import ConfigError, WharfError
 from runtime.schedules.sources import Batch, Fire, Source
-from runtime.schedules.timing import ScheduledTrigger
+from runtime.schedules.timing import ScheduleContext, TimedTrigger
 
 if TYPE_CHECKING:
     from runtime.core.connections import Connections
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 log = logging.getLogger("wharf.poller.files")
 
@@ -66,7 +65,7 @@ def media_type(name: str) -> str:
     return MEDIA_TYPES.get(posixpath.splitext(name)[1].lower(), "application/octet-stream")
 
 
-class FilePollTrigger(ScheduledTrigger):
+class FilePollTrigger(TimedTrigger):
     """Poll a remote directory on a schedule and run the process once per new file, with
     the file's bytes as the body (media type from the extension) and the properties
     `file_name`, `file_path`, `file_size`, `file_mtime` (ISO 8601) and `file_directory`.
@@ -137,8 +136,8 @@ class FilePollTrigger(ScheduledTrigger):
             raise ValueError(exc.detail) from None
         return value
 
-    def source(self, process: Process, state: RuntimeState) -> Source:
-        return FileSource(self, state.connections)
+    def source(self, process: Process, context: ScheduleContext) -> Source:
+        return FileSource(self, context.connections)
 
 
 @dataclass(slots=True)

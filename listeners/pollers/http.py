@@ -24,13 +24,13 @@ from runtime.core.durations import Duration
 from runtime.core.errors import RequestError, WharfError
 from runtime.formats.inputs import documents_from_body
 from runtime.schedules.sources import Batch, Fire, Source
-from runtime.schedules.timing import ScheduledTrigger
+from runtime.schedules.timing import ScheduleContext, TimedTrigger
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from runtime.core.connections import Connections
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 VALIDATORS_KEY = "validators"
 
@@ -42,7 +42,7 @@ class HttpPollError(WharfError):
 
 
 @registry.trigger("http.poll")
-class HttpPollTrigger(ScheduledTrigger):
+class HttpPollTrigger(TimedTrigger):
     """GET a URL on a schedule (through an `http` connection, or a plain `url`) and run
     the process on the response body, read as `input`. With `conditional` (the default)
     the ETag / Last-Modified of the last successfully processed response are sent back as
@@ -98,8 +98,8 @@ class HttpPollTrigger(ScheduledTrigger):
             raise ValueError("`path` goes with `connection`; put it in `url` instead")
         return self
 
-    def source(self, process: Process, state: RuntimeState) -> Source:
-        return HttpPollSource(self, state)
+    def source(self, process: Process, context: ScheduleContext) -> Source:
+        return HttpPollSource(self, context.connections)
 
 
 async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -123,15 +123,15 @@ def _shown(url: URL) -> str:
 
 
 class HttpPollSource(Source):
-    def __init__(self, trigger: HttpPollTrigger, state: RuntimeState):
+    def __init__(self, trigger: HttpPollTrigger, connections: Connections):
         self.trigger = trigger
-        self.state = state
+        self.connections = connections
         self._session: aiohttp.ClientSession | None = None  # only for `url`
 
     async def _client(self) -> HttpClient | None:
         if self.trigger.connection is None:
             return None
-        client = await self.state.connections.client(self.trigger.connection)
+        client = await self.connections.client(self.trigger.connection)
         if not isinstance(client, HttpClient):
             raise HttpPollError(f"connection {self.trigger.connection!r} is not an http one")
         return client

@@ -25,20 +25,20 @@ from runtime.core import registry
 from runtime.core.document import Document
 from runtime.core.secrets import redact_text
 from runtime.schedules.sources import Batch, Fire, Source
-from runtime.schedules.timing import ScheduledTrigger
+from runtime.schedules.timing import ScheduleContext, TimedTrigger
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from runtime.core.connections import Connections
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 WATERMARK_KEY = "watermark"
 WatermarkType = Literal["auto", "string", "integer", "number", "decimal", "datetime", "date"]
 
 
 @registry.trigger("sql.poll")
-class SqlPollTrigger(ScheduledTrigger):
+class SqlPollTrigger(TimedTrigger):
     """Poll a table on a schedule: run `query` with `:last` bound to the watermark (the
     largest `watermark` column value of the last successful batch, `initial` at first).
     New rows run the process once, as one document per row (`rows`) or one JSON array
@@ -80,17 +80,17 @@ class SqlPollTrigger(ScheduledTrigger):
             raise ValueError("the query needs a `:last` parameter (the watermark)")
         return value
 
-    def source(self, process: Process, state: RuntimeState) -> Source:
-        return SqlPollSource(self, state)
+    def source(self, process: Process, context: ScheduleContext) -> Source:
+        return SqlPollSource(self, context.connections)
 
 
 class SqlPollSource(Source):
-    def __init__(self, trigger: SqlPollTrigger, state: RuntimeState):
+    def __init__(self, trigger: SqlPollTrigger, connections: Connections):
         self.trigger = trigger
-        self.state = state
+        self.connections = connections
 
     async def _client(self) -> SqlClient:
-        client = await self.state.connections.client(self.trigger.connection)
+        client = await self.connections.client(self.trigger.connection)
         if not isinstance(client, SqlClient):
             raise SqlError(f"connection {self.trigger.connection!r} is not an sql connection")
         return client

@@ -47,22 +47,22 @@ from runtime.web.answers import EXECUTION_HEADER
 from runtime.web.routes import add_route
 
 if TYPE_CHECKING:
+    from listeners.context import MountContext
     from listeners.soap.trigger import SoapTrigger
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 log = logging.getLogger("wharf.soap")
 ENDPOINTS: web.AppKey[dict[str, SoapEndpoint]] = web.AppKey("wharf_soap_endpoints", dict)
 
 
-def endpoint_for(app: web.Application, path: str, state: RuntimeState) -> SoapEndpoint:
+def endpoint_for(app: web.Application, path: str, context: MountContext) -> SoapEndpoint:
     endpoints = app.get(ENDPOINTS)
     if endpoints is None:
         endpoints = app[ENDPOINTS] = {}
     if path not in endpoints:
-        endpoint = endpoints[path] = SoapEndpoint(path, state)
+        endpoint = endpoints[path] = SoapEndpoint(path, context)
         # Counted under the endpoint's path (its operations may be several processes).
-        add_listener_route(app, "POST", path, endpoint.handle, path, state)
+        add_listener_route(app, "POST", path, endpoint.handle, path, context)
         add_route(app, "GET", path, endpoint.wsdl)
     return endpoints[path]
 
@@ -84,9 +84,9 @@ def fault_response(fault: SoapFault, **headers: str) -> web.Response:
 
 
 class SoapEndpoint:
-    def __init__(self, path: str, state: RuntimeState):
+    def __init__(self, path: str, context: MountContext):
         self.path = path
-        self.state = state
+        self.context = context
         self.operations: dict[str, tuple[SoapTrigger, Process]] = {}
         self.gates: dict[str, ListenerGate] = {}  # operation -> its process's gate
         self.limits: dict[str, int] = {}  # operation -> its body limit
@@ -94,9 +94,9 @@ class SoapEndpoint:
 
     def add(self, trigger: SoapTrigger, process: Process) -> None:
         self.operations[trigger.operation] = (trigger, process)
-        default = self.state.settings.max_body
+        default = self.context.settings.max_body
         self.limits[trigger.operation] = default if trigger.max_body is None else trigger.max_body
-        self.gates[trigger.operation] = gate_for(trigger.auth, trigger, process, self.state)
+        self.gates[trigger.operation] = gate_for(trigger.auth, trigger, process, self.context)
         declared = [t.declared for t, _ in self.operations.values() if t.declared is not None]
         if declared and trigger.service and trigger.namespace:
             # All declared operations at a path make one generated service.
@@ -220,7 +220,7 @@ class SoapEndpoint:
             scope = idempotency_scope(principal)
             return await self._accept(trigger, process, document, version, scope)
         max_wait = parse_max_wait(request.headers.get("X-Max-Wait"), trigger.max_wait)
-        outcome = await self.state.dispatcher.run(process, [document], max_wait=max_wait)
+        outcome = await self.context.dispatcher.run(process, [document], max_wait=max_wait)
         if isinstance(outcome, Pending):
             # The SOAP caller gets no result; 202 with the status link, as HTTP listeners do.
             link = f"/api/executions/{outcome.execution_id}"
@@ -273,7 +273,7 @@ class SoapEndpoint:
             key = None if value in (None, "") else str(value)
         # The key comes from the message by the trigger's expression: it names the delivery
         # by itself (a redelivery may differ elsewhere), so no request hash is compared.
-        accepted = await self.state.dispatcher.accept(
+        accepted = await self.context.dispatcher.accept(
             process, stored, idempotency_key=key, idempotency_scope=scope
         )
         headers = {EXECUTION_HEADER: accepted.execution_id}

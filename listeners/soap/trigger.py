@@ -11,23 +11,22 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 from listeners.http import _PATH, RESERVED
 from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
 from runtime.core import registry
-from runtime.core.components import ComponentConfig, TriggerConfig
+from runtime.core.components import TriggerConfig
 from runtime.core.durations import Duration
 from runtime.core.expressions import ExpressionField, ValueField
+from runtime.core.models import StrictModel
 from runtime.formats.codecs import MalformedXML, parse_xml
 from runtime.security.config import AuthSpec
 from runtime.traffic.config import LimitsConfig
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
+    from listeners.context import MountContext
     from runtime.core.engine import Process
-    from runtime.server.state import RuntimeState
 
 _CLARK = re.compile(r"^(\{[^{}\s]+\})?[A-Za-z_][\w.-]*$")
 
 
-class Requirement(ComponentConfig):
+class Requirement(StrictModel):
     """A check a SOAP request must pass."""
 
     when: ExpressionField = Field(description="Must be true, e.g. `props.org == '00D...'`.")
@@ -176,7 +175,7 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
     def endpoint_key(self) -> tuple[str, str, str]:
         return self.path, self._contract_id, self.operation
 
-    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
+    def mount(self, process: Process, context: MountContext) -> None:
         from listeners.soap.endpoint import endpoint_for
 
-        endpoint_for(app, self.path, state).add(self, process)
+        endpoint_for(context.app, self.path, context).add(self, process)

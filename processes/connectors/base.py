@@ -10,7 +10,7 @@ from runtime.core.components import ConnectionClient, Step
 from runtime.core.errors import WharfError
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 class NoConnections(WharfError):
@@ -47,7 +47,7 @@ class ConnectorStep(Step):
     def _known_connection(cls, value: str, info: ValidationInfo) -> str:
         return check_connection_name(value, info, cls.connector)
 
-    async def connection_client(self, execution: Execution) -> ConnectionClient:
-        if execution.connections is None:
+    async def connection_client(self, context: StepContext) -> ConnectionClient:
+        if context.connections is None:
             raise NoConnections("no connections are available to this execution")
-        return await execution.connections.client(self.connection)
+        return await context.connections.client(self.connection)

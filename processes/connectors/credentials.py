@@ -16,8 +16,8 @@ import aiohttp
 from pydantic import Field, PrivateAttr
 
 from runtime.core import secrets
-from runtime.core.components import ComponentConfig
 from runtime.core.errors import WharfError
+from runtime.core.models import StrictModel
 
 if TYPE_CHECKING:
     from yarl import URL
@@ -40,7 +40,7 @@ class Outgoing:
         self.body = body
 
 
-class Credential(ComponentConfig):
+class Credential(StrictModel):
     def secret_values(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in SECRET_FIELDS if hasattr(self, name)}
 

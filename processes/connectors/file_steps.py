@@ -18,7 +18,7 @@ from runtime.core.expressions import ValueField, variables
 from runtime.formats.codecs import serialize_json, serialize_xml
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 def body_bytes(document: Document) -> bytes:
@@ -42,8 +42,8 @@ _WRITE_BEHAVIOURS = ("overwrite", "create", "append")
 class FileStep(ConnectorStep):
     connector = "file"
 
-    async def client(self, execution: Execution) -> FileClient:
-        client = await self.connection_client(execution)
+    async def client(self, context: StepContext) -> FileClient:
+        client = await self.connection_client(context)
         assert isinstance(client, FileClient)
         return client
 
@@ -97,8 +97,8 @@ class FileWriteStep(FileStep):
                 data = {**data, "mode": format(mode, "04o")}
         return data
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.client(context)
         for document in documents:
             relative = _path(self.target, document)
             data = body_bytes(document)
@@ -116,8 +116,8 @@ class FileReadStep(FileStep):
     source: ValueField = Field(alias="path", description="Relative path of the file.")
     stream: bool = Field(False, description="Do not load the file; pass it on by path.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.client(context)
         result = []
         for document in documents:
             path = client.resolve(_path(self.source, document))
@@ -150,8 +150,8 @@ class FileListStep(FileStep):
     pattern: str = Field("*", description="Glob pattern, e.g. `*.csv`.")
     recursive: bool = Field(False, description="Include subdirectories.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.client(context)
         root = client.resolve(self.directory) if self.directory != "." else client.base
 
         def listing() -> list[dict[str, Any]]:
@@ -177,8 +177,8 @@ class FileMoveStep(FileStep):
     source: ValueField = Field(alias="from", description="Relative path of the file.")
     target: ValueField = Field(alias="to", description="Relative path to move it to.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.client(context)
         for document in documents:
             source = client.resolve(_path(self.source, document))
             target = client.resolve(_path(self.target, document))

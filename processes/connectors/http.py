@@ -19,14 +19,15 @@ from yarl import URL
 
 from processes.connectors.credentials import AnyCredential, Credential, Outgoing
 from runtime.core import registry, secrets
-from runtime.core.components import ComponentConfig, ConnectionClient, ConnectionConfig
+from runtime.core.components import ConnectionClient, ConnectionConfig
 from runtime.core.durations import Duration
+from runtime.core.models import StrictModel
 
 _SLOT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _HOST_SAFE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$")
 
 
-class Variable(ComponentConfig):
+class Variable(StrictModel):
     """A `{{name}}` slot of the base URL."""
 
     default: str | None = None
@@ -39,7 +40,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 
 
-class Verify(ComponentConfig):
+class Verify(StrictModel):
     """The request `wharf connections test` sends."""
 
     method: Literal["GET", "HEAD", "POST"] = "GET"

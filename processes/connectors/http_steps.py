@@ -21,17 +21,17 @@ from processes.connectors.file_steps import body_bytes
 from processes.connectors.http import HttpClient
 from processes.connectors.http_paths import header_value, path_template, request_path, under
 from runtime.core import registry
-from runtime.core.components import ComponentConfig
 from runtime.core.document import BodyKind, Document
 from runtime.core.durations import Duration
 from runtime.core.errors import WharfError
 from runtime.core.expressions import Evaluable, Template, TemplateField, ValueField, variables
+from runtime.core.models import StrictModel
 from runtime.core.secrets import redact_text
 from runtime.core.step_context import step_token
 from runtime.formats.codecs import MalformedBody, parse_json, parse_xml
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -41,7 +41,7 @@ class UpstreamError(WharfError):
     title = "Upstream error"
 
 
-class HttpRetry(ComponentConfig):
+class HttpRetry(StrictModel):
     attempts: int = Field(3, ge=1, le=10, description="Total attempts.")
     backoff: Duration = Field(0.5, description="First wait; doubles each time (with jitter).")
     max_backoff: Duration = Field(30.0, description="Longest wait between attempts.")
@@ -98,8 +98,8 @@ class HttpRequestStep(ConnectorStep):
             return path_template(value.source, value.namespaces)
         return value
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.connection_client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.connection_client(context)
         assert isinstance(client, HttpClient)
         several = len(documents) > 1
         return [

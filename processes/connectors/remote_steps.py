@@ -22,14 +22,14 @@ from runtime.core.errors import WharfError
 from runtime.core.expressions import ValueField, variables
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 class RemoteStep(ConnectorStep):
     async def in_session(
-        self, execution: Execution, work: Callable[[RemoteSession, RemoteClient], Any]
+        self, context: StepContext, work: Callable[[RemoteSession, RemoteClient], Any]
     ) -> Any:
-        client = await self.connection_client(execution)
+        client = await self.connection_client(context)
         assert isinstance(client, RemoteClient)
 
         def run() -> Any:
@@ -54,14 +54,14 @@ class PutStep(RemoteStep):
 
     target: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         def work(session: RemoteSession, client: RemoteClient) -> None:
             for document in documents:
                 path = client.config.remote_path(_value(self.target, document))
                 session.put_atomic(path, body_bytes(document))
                 document.properties["remote_path"] = client.config.relative_path(path)
 
-        await self.in_session(execution, work)
+        await self.in_session(context, work)
         return documents
 
 
@@ -70,7 +70,7 @@ class GetStep(RemoteStep):
 
     source: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         def work(session: RemoteSession, client: RemoteClient) -> list[Document]:
             result = []
             for document in documents:
@@ -80,7 +80,7 @@ class GetStep(RemoteStep):
                 result.append(got)
             return result
 
-        got: list[Document] = await self.in_session(execution, work)
+        got: list[Document] = await self.in_session(context, work)
         return got
 
 
@@ -91,7 +91,7 @@ class ListStep(RemoteStep):
     directory: str = Field(".", description="Remote directory, relative to base_dir.")
     pattern: str = Field("*", description="Glob pattern, e.g. `*.csv`.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         def work(session: RemoteSession, client: RemoteClient) -> list[dict[str, Any]]:
             directory = client.config.remote_path(self.directory)
             relative = client.config.relative_path(directory)
@@ -106,7 +106,7 @@ class ListStep(RemoteStep):
                 if matches(e.name, self.pattern)
             ]
 
-        entries = await self.in_session(execution, work)
+        entries = await self.in_session(context, work)
         first = documents[0] if documents else Document.empty()
         return [first.derive_json(entry) for entry in entries]
 
@@ -116,12 +116,12 @@ class DeleteStep(RemoteStep):
 
     source: ValueField = Field(alias="path", description="Remote path, relative to base_dir.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         def work(session: RemoteSession, client: RemoteClient) -> None:
             for document in documents:
                 session.delete(client.config.remote_path(_value(self.source, document)))
 
-        await self.in_session(execution, work)
+        await self.in_session(context, work)
         return documents
 
 
@@ -131,7 +131,7 @@ class RenameStep(RemoteStep):
     source: ValueField = Field(alias="from", description="Remote path now.")
     target: ValueField = Field(alias="to", description="Remote path after.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         def work(session: RemoteSession, client: RemoteClient) -> None:
             for document in documents:
                 source = client.config.remote_path(_value(self.source, document))
@@ -139,7 +139,7 @@ class RenameStep(RemoteStep):
                 session.rename(source, target)
                 document.properties["remote_path"] = client.config.relative_path(target)
 
-        await self.in_session(execution, work)
+        await self.in_session(context, work)
         return documents
 
 

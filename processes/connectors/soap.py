@@ -29,7 +29,7 @@ from runtime.core.expressions import ValueField, variables
 from runtime.core.secrets import redact_text
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 class SoapCallError(WharfError):
@@ -102,8 +102,8 @@ class SoapCallStep(ConnectorStep):
     )
     output: Literal["json", "xml"] = "json"
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.connection_client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.connection_client(context)
         assert isinstance(client, SoapClient)
         try:
             operation = client.service[self.operation]

@@ -25,7 +25,7 @@ from runtime.core.expressions import ValueField, variables
 from runtime.core.secrets import redact_text
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -44,8 +44,8 @@ def _check_identifier(value: str) -> str:
 class SqlStep(ConnectorStep):
     connector = "sql"
 
-    async def client(self, execution: Execution) -> SqlClient:
-        client = await self.connection_client(execution)
+    async def client(self, context: StepContext) -> SqlClient:
+        client = await self.connection_client(context)
         assert isinstance(client, SqlClient)
         return client
 
@@ -69,8 +69,8 @@ class SqlQueryStep(SqlStep):
     parameters: dict[str, ValueField] = Field(default_factory=dict, description="Name -> value.")
     output: Literal["rows", "list", "first"] = Field("rows", description="Result shape.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.client(context)
         statement = text(self.statement)
         result: list[Document] = []
         try:
@@ -100,8 +100,8 @@ class SqlExecuteStep(SqlStep):
     statement: str = Field(description="SQL with `:name` placeholders.")
     parameters: dict[str, ValueField] = Field(default_factory=dict, description="Name -> value.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
-        client = await self.client(execution)
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
+        client = await self.client(context)
         statement = text(self.statement)
         try:
             async with client.engine.begin() as connection:
@@ -149,10 +149,10 @@ class _RowStep(SqlStep):
 class SqlInsertStep(_RowStep):
     """Insert one row per document, all in one transaction (one batch)."""
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         if not documents:
             return documents
-        client = await self.client(execution)
+        client = await self.client(context)
         try:
             async with client.engine.begin() as connection:
                 await connection.execute(self.table_clause().insert(), self.rows(documents))
@@ -182,10 +182,10 @@ class SqlUpsertStep(_RowStep):
                 raise ValueError(f"update column {name!r} must be in `values`")
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         if not documents:
             return documents
-        client = await self.client(execution)
+        client = await self.client(context)
         rows = _last_per_key(self.rows(documents), self.key)
         updates = (
             self.update

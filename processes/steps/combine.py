@@ -14,7 +14,7 @@ from runtime.core.document import BodyKind, Document
 from runtime.core.errors import DocumentError
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("combine")
@@ -32,7 +32,7 @@ class CombineStep(Step):
     )
     separator: str = Field("\n", description="Text placed between bodies for `text`.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         if not documents:
             return []
         first = documents[0]

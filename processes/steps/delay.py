@@ -13,7 +13,7 @@ from runtime.core.document import Document
 from runtime.core.durations import Duration
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("delay")
@@ -22,6 +22,6 @@ class DelayStep(Step):
 
     duration: Duration = Field(description="How long to wait, e.g. `500ms`, `2s`.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         await asyncio.sleep(self.duration)
         return documents

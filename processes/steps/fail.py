@@ -13,7 +13,7 @@ from runtime.core.errors import ProcessFailure
 from runtime.core.expressions import ValueField, variables
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("fail")
@@ -29,7 +29,7 @@ class FailStep(Step):
         "process-failure", description="Problem type slug, `urn:wharf:problem:<slug>`."
     )
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         detail = self.title
         if self.detail is not None:
             names = variables(documents[0]) if documents else {"doc": None, "props": {}}

@@ -16,7 +16,7 @@ from runtime.formats.schemas import ValidationFailed, load_xsd, resolve
 from runtime.formats.xmljson import json_to_xml, strip_indentation
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("json_to_xml")
@@ -43,7 +43,7 @@ class JsonToXmlStep(Step):
                 self.namespace = self._xsd.target_namespace or None
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [self._convert(document) for document in documents]
 
     def _convert(self, document: Document) -> Document:

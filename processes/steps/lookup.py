@@ -16,7 +16,7 @@ from runtime.core.expressions import ExpressionField, variables
 from runtime.formats.schemas import resolve
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 def _read_table(path: Path) -> list[dict[str, Any]]:
@@ -55,7 +55,7 @@ class LookupStep(Step):
         self._index = {str(row.get(self.key)): row for row in rows}
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         for document in documents:
             found = self._index.get(str(self.value.evaluate(variables(document))))
             document.properties[self.into] = dict(found) if found is not None else None

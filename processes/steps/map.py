@@ -21,7 +21,7 @@ from runtime.core.expressions import (
 )
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 Loc = tuple[str | int, ...]
@@ -113,7 +113,7 @@ class MapStep(Step):
             raise NestedConfigError(problems)
         return compiled
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [
             Document.json(_evaluate(self.fields, variables(document)), document.properties)
             for document in documents

@@ -15,7 +15,7 @@ from runtime.core.errors import DocumentError
 from runtime.formats.codecs import MalformedBody, parse_json, parse_xml
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 class MalformedCSV(MalformedBody):
@@ -70,7 +70,7 @@ class ParseStep(Step):
             raise ValueError("`delimiter` applies to `format: csv` only")
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [self._parse(document) for document in documents]
 
     def _parse(self, document: Document) -> Document:

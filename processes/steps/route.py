@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING
 from pydantic import Field, PrivateAttr
 
 from runtime.core import registry
-from runtime.core.components import ComponentConfig, Pipeline, Step
+from runtime.core.components import Pipeline, Step
 from runtime.core.document import Document
 from runtime.core.expressions import ExpressionField, variables
+from runtime.core.models import StrictModel
 
 if TYPE_CHECKING:
+    from runtime.core.components import StepContext
     from runtime.core.components import StepEntry as AnyStep
-    from runtime.core.engine import Execution
 
 
-class Route(ComponentConfig):
+class Route(StrictModel):
     """One branch of a `route` step."""
 
     when: ExpressionField = Field(
@@ -47,7 +48,7 @@ class RouteStep(Step):
         ]
         self._default = Pipeline(self.default, f"{path}.default")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         groups: list[list[Document]] = [[] for _ in self.routes]
         unmatched: list[Document] = []
         for document in documents:
@@ -61,7 +62,7 @@ class RouteStep(Step):
         result: list[Document] = []
         for branch, group in zip(self._branches, groups, strict=True):
             if group:
-                result.extend(await branch.run(group, execution))
+                result.extend(await branch.run(group, context))
         if unmatched:
-            result.extend(await self._default.run(unmatched, execution))
+            result.extend(await self._default.run(unmatched, context))
         return result

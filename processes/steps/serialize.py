@@ -13,7 +13,7 @@ from runtime.core.errors import DocumentError
 from runtime.formats.codecs import serialize_json, serialize_xml
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("serialize")
@@ -23,7 +23,7 @@ class SerializeStep(Step):
     format: Literal["json", "xml"] = Field(description="The format to write.")
     pretty: bool = Field(False, description="Indent the output.")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [self._serialize(document) for document in documents]
 
     def _serialize(self, document: Document) -> Document:

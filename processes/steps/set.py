@@ -12,7 +12,7 @@ from runtime.core.document import Document
 from runtime.core.expressions import ValueField, variables
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("set")
@@ -24,7 +24,7 @@ class SetStep(Step):
         "later entries do not see earlier ones."
     )
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         for document in documents:
             names = variables(document)
             updates = {name: value.evaluate(names) for name, value in self.properties.items()}

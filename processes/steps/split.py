@@ -20,8 +20,8 @@ from runtime.core.expressions import ExpressionField, XPathField, variables
 from runtime.formats.xmlstream import compile_path, is_streamable, iter_elements
 
 if TYPE_CHECKING:
+    from runtime.core.components import StepContext
     from runtime.core.components import StepEntry as AnyStep
-    from runtime.core.engine import Execution
 
 STREAMABLE = (BodyKind.RAW, BodyKind.TEXT, BodyKind.FILE)
 
@@ -71,7 +71,7 @@ class SplitStep(Step):
         super().bind(path)
         self._pipeline = Pipeline(self.steps, f"{path}.steps") if self.steps else None
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         result: list[Document] = []
         parts_seen = batches = produced = 0
         for document in documents:
@@ -87,7 +87,7 @@ class SplitStep(Step):
                 if not batch:
                     break
                 parts_seen += len(batch)
-                done = await self._finish(batch, execution)
+                done = await self._finish(batch, context)
                 produced, batches = produced + len(done), batches + 1
                 if self.output == "documents":
                     result += done
@@ -97,10 +97,10 @@ class SplitStep(Step):
             return [first.derive_json(tally)]
         return result
 
-    async def _finish(self, batch: list[Document], execution: Execution) -> list[Document]:
+    async def _finish(self, batch: list[Document], context: StepContext) -> list[Document]:
         if self._pipeline is None:
             return batch
-        return await self._pipeline.run(batch, execution)
+        return await self._pipeline.run(batch, context)
 
     def _parts(self, document: Document) -> Iterator[Document]:
         if self._stream is not None and document.kind in STREAMABLE:

@@ -13,7 +13,7 @@ from runtime.core.document import Document
 from runtime.core.expressions import Template, variables
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("template")
@@ -56,7 +56,7 @@ class TemplateStep(Step):
         self._template = Template(source, context.get("namespaces"), autoescape=escape)
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [
             Document.text(self._template.evaluate(variables(doc)), self.media_type, doc.properties)
             for doc in documents

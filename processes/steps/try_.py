@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING
 from pydantic import Field, PrivateAttr
 
 from runtime.core import registry
-from runtime.core.components import ComponentConfig, Pipeline, Step
+from runtime.core.components import Pipeline, Step
 from runtime.core.document import Document
 from runtime.core.durations import Duration
 from runtime.core.errors import StepError
+from runtime.core.models import StrictModel
 
 if TYPE_CHECKING:
+    from runtime.core.components import StepContext
     from runtime.core.components import StepEntry as AnyStep
-    from runtime.core.engine import Execution
 
 
-class Retry(ComponentConfig):
+class Retry(StrictModel):
     """How often, and how patiently, `try` re-runs its steps."""
 
     attempts: int = Field(1, ge=1, le=10, description="Total attempts, the first included.")
@@ -51,12 +52,12 @@ class TryStep(Step):
         self._body = Pipeline(self.steps, f"{path}.steps")
         self._catch = Pipeline(self.catch, f"{path}.catch")
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         error: StepError | None = None
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 # Each attempt works on copies, so a failed attempt leaves no half-changes.
-                return await self._body.run([doc.copy() for doc in documents], execution)
+                return await self._body.run([doc.copy() for doc in documents], context)
             except StepError as exc:
                 error = exc
                 if attempt < self.retry.attempts:
@@ -73,4 +74,4 @@ class TryStep(Step):
                 error_step=error.step_path,
             )
             caught.append(copy)
-        return await self._catch.run(caught, execution)
+        return await self._catch.run(caught, context)

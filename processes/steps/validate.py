@@ -22,7 +22,7 @@ from runtime.formats.schemas import (
 )
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("validate")
@@ -55,7 +55,7 @@ class ValidateStep(Step):
             self._json = load_json_schema(self.json_schema)
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         # One thread hop for all documents; the first invalid one ends the work.
         found = await off_loop(lambda: self._first_errors(documents))
         if found is not None:

@@ -15,7 +15,7 @@ from runtime.formats.schemas import ValidationFailed, XsdValidator, load_xsd_val
 from runtime.formats.xmljson import element_to_json
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 @registry.step("xml_to_json")
@@ -39,7 +39,7 @@ class XmlToJsonStep(Step):
             self._xsd = load_xsd_validator(resolve((info.context or {}).get("base_dir"), self.xsd))
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [self._convert(document) for document in documents]
 
     def _convert(self, document: Document) -> Document:

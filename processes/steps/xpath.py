@@ -15,7 +15,7 @@ from runtime.core.errors import DocumentError
 from runtime.core.expressions import XPathField
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 
 def _value(result: Any) -> Any:
@@ -48,7 +48,7 @@ class XPathStep(Step):
             raise ValueError("give `properties`, `select` or both")
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return [self._apply(document) for document in documents]
 
     def _apply(self, document: Document) -> Document:

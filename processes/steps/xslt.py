@@ -17,7 +17,7 @@ from runtime.formats.codecs import MalformedBody, parse_xml
 from runtime.formats.schemas import resolve
 
 if TYPE_CHECKING:
-    from runtime.core.engine import Execution
+    from runtime.core.components import StepContext
 
 # Stylesheets may not read or write files or reach the network (document(), xsl:include
 # of remote files, exsl:document...).
@@ -56,7 +56,7 @@ class XsltStep(Step):
             raise ValueError(f"stylesheet {self.file!r} does not compile: {exc}") from None
         return self
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         return await off_loop(lambda: [self._apply(document) for document in documents])
 
     def _apply(self, document: Document) -> Document:

@@ -102,7 +102,8 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 def _cmd_connections_test(args: argparse.Namespace) -> int:
     import asyncio
 
-    from runtime.core.connections import Connections, load_connections
+    from runtime.core.connections import Connections
+    from runtime.loading.connections import load_connections
     from runtime.server.connection_checks import check_connection, format_table
 
     configs, problems = load_connections(Path(args.directory))

@@ -1,45 +1,55 @@
-"""Base classes for components (steps and triggers) and the pipeline that runs steps.
+"""The contracts of components (steps, triggers, connections) and the pipeline.
 
 A step is one pydantic model: its fields are the YAML config (documented with
 `Field(description=...)`), validators compile expressions at load, and `run` does the
 work. Registering the class with `@registry.step("name")` makes it part of the DSL, the
 JSON Schema and the generated reference.
+
+A step sees its execution through `StepContext`, a protocol the engine's `Execution`
+satisfies, so that steps and connectors depend on this module only, never on the engine.
+How a trigger attaches to a running server is the listeners' contract
+(`listeners/context.py`); here a trigger is only its configuration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from runtime.core.document import Document
+from runtime.core.models import StrictModel
 from runtime.core.suggest import unknown_name
 
-if TYPE_CHECKING:
-    from aiohttp import web
 
-    from runtime.core.engine import Execution, Process
-    from runtime.server.state import RuntimeState
+class ConnectionSource(Protocol):
+    """Where a step gets the live client of a named connection."""
 
-
-class ComponentConfig(BaseModel):
-    """Strict config: unknown keys are errors, so typos are caught by `wharf validate`."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-    if not TYPE_CHECKING:  # (hidden from mypy, which would then accept any attribute name)
-
-        def __getattr__(self, name: str) -> Any:
-            # Private attributes (compiled templates, bound pipelines...) are read on every
-            # request; pydantic's own lookup of them costs about 1.3 us, this about 0.4 us.
-            private = self.__pydantic_private__
-            if private is not None and name in private:
-                return private[name]
-            return super().__getattr__(name)
+    async def client(self, name: str) -> ConnectionClient: ...
 
 
-class Step(ComponentConfig):
+class StepContext(Protocol):
+    """What a running step sees of its execution (the engine's `Execution`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def attempt(self) -> int: ...
+
+    @property
+    def token_root(self) -> str | None: ...
+
+    @property
+    def connections(self) -> ConnectionSource | None: ...
+
+    async def run_step(self, step: Step, documents: list[Document]) -> list[Document]:
+        """Run a child step (containers: `route`, `try`, `split`...), traced as its own."""
+        ...
+
+
+class Step(StrictModel):
     """Base of every step. Subclasses implement `run`."""
 
     _path: str = PrivateAttr(default="")
@@ -54,11 +64,11 @@ class Step(ComponentConfig):
         """Called once at load; containers override it to bind their child pipelines."""
         self._path = path
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         raise NotImplementedError
 
 
-class TriggerConfig(ComponentConfig):
+class TriggerConfig(StrictModel):
     """Base of every trigger (listener, schedule, poller) config."""
 
     def route_key(self) -> tuple[str, str] | None:
@@ -70,11 +80,8 @@ class TriggerConfig(ComponentConfig):
         operations of one service): same path needs the same contract, members unique."""
         return None
 
-    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
-        """Attach the trigger to the running server (routes, schedules...)."""
 
-
-class ConnectionConfig(ComponentConfig):
+class ConnectionConfig(StrictModel):
     """Base of every connection kind (in `connections.yaml`). Subclasses declare
     `connector: Literal["<kind>"]` and implement `open`."""
 
@@ -143,7 +150,7 @@ class Pipeline:
             step.bind(f"{path}[{index}].{kind}")
             self.steps.append(step)
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         for step in self.steps:
-            documents = await execution.run_step(step, documents)
+            documents = await context.run_step(step, documents)
         return documents

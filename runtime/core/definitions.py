@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from runtime.core import registry
-from runtime.core.components import ComponentConfig, StepEntry, TriggerConfig, single_key
+from runtime.core.components import StepEntry, TriggerConfig, single_key
+from runtime.core.models import StrictModel
 from runtime.core.response_config import ResponseConfig
 
 registry.load_components()
@@ -56,7 +57,7 @@ AnyStep: type[StepEntry] = create_model(
 AnyStep.model_config["json_schema_extra"] = {"minProperties": 1, "maxProperties": 1}
 
 
-def _all_subclasses(cls: type[ComponentConfig]) -> list[type[ComponentConfig]]:
+def _all_subclasses(cls: type[StrictModel]) -> list[type[StrictModel]]:
     found = []
     for sub in cls.__subclasses__():
         found.append(sub)
@@ -65,7 +66,7 @@ def _all_subclasses(cls: type[ComponentConfig]) -> list[type[ComponentConfig]]:
 
 
 # Container steps (route, try...) and their parts refer to `AnyStep` by name; resolve it.
-for _cls in _all_subclasses(ComponentConfig):
+for _cls in _all_subclasses(StrictModel):
     _cls.model_rebuild(force=True, _types_namespace={"AnyStep": AnyStep})
 AnyStep.model_rebuild(force=True)
 

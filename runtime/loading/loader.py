@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from runtime.core.components import TriggerConfig
-from runtime.core.connections import CONNECTIONS_FILES, load_connections
 from runtime.core.definitions import AnyTrigger, ProcessDefinition
 from runtime.core.engine import Process
 from runtime.core.errors import ConfigError
+from runtime.loading.connections import CONNECTIONS_FILES, load_connections
 from runtime.loading.security import load_security
 from runtime.loading.yaml_lines import Loc, format_loc, line_of
 from runtime.loading.yaml_models import LoadProblem, read_yaml_file, validate_file

@@ -30,7 +30,7 @@ from runtime.core.errors import WharfError
 from runtime.core.secrets import redact_text, redact_value
 from runtime.core.timestamps import iso_utc
 from runtime.schedules.sources import Fire, Source
-from runtime.schedules.timing import ScheduledTrigger
+from runtime.schedules.timing import TimedTrigger
 from runtime.store import FireRecord, Store
 from runtime.traffic.metrics import Metrics
 
@@ -92,7 +92,7 @@ def _no_op() -> None:  # APScheduler needs a job function; `_FireExecutor` never
 @dataclass
 class ScheduledProcess:
     process: Process
-    trigger: ScheduledTrigger
+    trigger: TimedTrigger
     source: Source
     job: Job | None = None
     running: set[float] = field(default_factory=set)  # slots running in this runtime
@@ -113,7 +113,7 @@ class Scheduler:
         self._stopping = False
         self.metrics: Metrics | None = None  # set by the app: fires by status
 
-    def add(self, process: Process, trigger: ScheduledTrigger, source: Source) -> None:
+    def add(self, process: Process, trigger: TimedTrigger, source: Source) -> None:
         self.entries[process.name] = ScheduledProcess(process, trigger, source)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class Scheduler:
                 id=name,
                 name=name,
                 coalesce=False,  # every due time reaches _on_fire; older ones are recorded missed
-                max_instances=2**31,  # overlap is Wharf's business (see ScheduledTrigger.overlap)
+                max_instances=2**31,  # overlap is Wharf's business (see TimedTrigger.overlap)
                 misfire_grace_time=None,
             )
         aps.start()

@@ -1,6 +1,6 @@
 """The schedule fields every scheduled trigger shares, and the fire times they give.
 
-`schedule`, `sftp.poll`, `sql.poll`... all subclass `ScheduledTrigger`: its fields say
+`schedule`, `sftp.poll`, `sql.poll`... all subclass `TimedTrigger`: its fields say
 when to fire (cron or every, time zone, jitter, start and end) and how fires behave
 (overlap, catch-up). Fire times are the nominal ones, without jitter: they are the claim
 keys that make a slot run once however many runtimes share the store.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -22,11 +22,9 @@ from runtime.core.durations import Duration, parse_duration
 from runtime.schedules.crontab import cron_trigger
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
+    from runtime.core.connections import Connections
     from runtime.core.engine import Process
     from runtime.schedules.sources import Source
-    from runtime.server.state import RuntimeState
 
 MIN_INTERVAL_ENV = "WHARF_SCHEDULE_MIN_INTERVAL"
 # Interval schedules count from this instant, so every runtime computes the same slots.
@@ -44,7 +42,7 @@ def min_interval() -> float:
     return parse_duration(value) if value else 60.0
 
 
-class ScheduledTrigger(TriggerConfig):
+class TimedTrigger(TriggerConfig):
     """Base of triggers that fire on a schedule (plain schedules and pollers)."""
 
     execution_trigger: ClassVar[str] = "schedule"  # the trigger name execution records show
@@ -122,7 +120,7 @@ class ScheduledTrigger(TriggerConfig):
         return value
 
     @model_validator(mode="after")
-    def _one_timing(self) -> ScheduledTrigger:
+    def _one_timing(self) -> TimedTrigger:
         if (self.cron is None) == (self.every is None):
             raise ValueError("give exactly one of `cron` and `every`")
         self._timing = self._build()
@@ -174,12 +172,29 @@ class ScheduledTrigger(TriggerConfig):
             current = self.next_fire(current)
         return times
 
-    def source(self, process: Process, state: RuntimeState) -> Source:
+    def source(self, process: Process, context: ScheduleContext) -> Source:
         """What a fire produces: documents to run the process on."""
         raise NotImplementedError
 
-    def mount(self, app: web.Application, process: Process, state: RuntimeState) -> None:
-        state.scheduler.add(process, self, self.source(process, state))
+    def mount(self, process: Process, context: ScheduleContext) -> None:
+        context.scheduler.add(process, self, self.source(process, context))
+
+
+class ScheduleBook(Protocol):
+    """The scheduler as a timed trigger sees it."""
+
+    def add(self, process: Process, trigger: TimedTrigger, source: Source) -> None: ...
+
+
+class ScheduleContext(Protocol):
+    """What a timed trigger needs of the running server to mount (the listeners'
+    `MountContext` is a superset)."""
+
+    @property
+    def scheduler(self) -> ScheduleBook: ...
+
+    @property
+    def connections(self) -> Connections: ...
 
 
 class _Bounded(BaseTrigger):

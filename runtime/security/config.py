@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from runtime.core.components import ComponentConfig
 from runtime.core.errors import NestedConfigError
+from runtime.core.models import StrictModel
 from runtime.security.jwt_auth import JwtAuth
 from runtime.security.passwords import is_password_hash
 from runtime.security.signatures import SignatureAuth
@@ -28,7 +28,7 @@ from runtime.security.signatures import SignatureAuth
 SECURITY_FILES = ("security.yaml", "security.yml")
 
 
-class ApiKeyAuth(ComponentConfig):
+class ApiKeyAuth(StrictModel):
     """API keys made with `wharf keys create` (only their hashes are stored)."""
 
     header: str = Field(
@@ -40,13 +40,13 @@ class ApiKeyAuth(ComponentConfig):
     )
 
 
-class BasicAuth(ComponentConfig):
+class BasicAuth(StrictModel):
     """HTTP Basic with the users of `security.yaml` whose allow list names this process."""
 
     realm: str = Field("wharf", description="The realm sent in `WWW-Authenticate`.")
 
 
-class MtlsAuth(ComponentConfig):
+class MtlsAuth(StrictModel):
     """A client certificate, verified against the server's `WHARF_TLS_CLIENT_CA`."""
 
     subjects: list[str] | None = Field(
@@ -56,7 +56,7 @@ class MtlsAuth(ComponentConfig):
     )
 
 
-class AuthConfig(ComponentConfig):
+class AuthConfig(StrictModel):
     """One or more methods; a request is admitted by any of them."""
 
     api_key: ApiKeyAuth | None = Field(None, description="API keys (header or query).")
@@ -93,7 +93,7 @@ def _auth_spec(value: Any, info: ValidationInfo) -> Any:
 AuthSpec = Annotated[Literal["none"] | AuthConfig, BeforeValidator(_auth_spec)]
 
 
-class UserConfig(ComponentConfig):
+class UserConfig(StrictModel):
     password_hash: str = Field(description="From `wharf hash-password` (scrypt).")
     processes: list[str] = Field(
         description="Processes this user may call (`*`: all listeners with basic auth)."
@@ -110,13 +110,13 @@ class UserConfig(ComponentConfig):
         return value
 
 
-class SecurityDefaults(ComponentConfig):
+class SecurityDefaults(StrictModel):
     auth: AuthSpec | None = Field(
         None, description="For listeners that declare no `auth:` (e.g. `{api_key: {}}`)."
     )
 
 
-class AdminAccess(ComponentConfig):
+class AdminAccess(StrictModel):
     jwt: JwtAuth | None = Field(
         None,
         description="JWTs accepted on the admin API (their `admin_claim` must match); admin "
@@ -124,7 +124,7 @@ class AdminAccess(ComponentConfig):
     )
 
 
-class SecurityConfig(ComponentConfig):
+class SecurityConfig(StrictModel):
     """`security.yaml`: defaults, basic-auth users and admin access."""
 
     defaults: SecurityDefaults = Field(default_factory=lambda: SecurityDefaults())

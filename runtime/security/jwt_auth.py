@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, field_validator, model_validator
 
-from runtime.core.components import ComponentConfig
 from runtime.core.durations import Duration
 from runtime.core.errors import ConfigError
+from runtime.core.models import StrictModel
 from runtime.core.secrets import SecretError, is_reference, resolve
 from runtime.security.errors import AuthFailed
 
@@ -49,7 +49,7 @@ def key_fits(algorithm: str, key: PublicKey) -> bool:
     )
 
 
-class AdminClaim(ComponentConfig):
+class AdminClaim(StrictModel):
     """Which claim marks an admin, e.g. `{claim: role, value: admin}`."""
 
     claim: str = Field(
@@ -59,7 +59,7 @@ class AdminClaim(ComponentConfig):
     value: str = Field(description="The value (or list member) that grants admin access.")
 
 
-class JwtAuth(ComponentConfig):
+class JwtAuth(StrictModel):
     """JWT bearer tokens signed with a shared secret (HS*) or a private key (RS/ES/PS)."""
 
     algorithms: list[Algorithm] = Field(

@@ -18,9 +18,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from runtime.core.components import ComponentConfig
 from runtime.core.durations import Duration
 from runtime.core.errors import ConfigError
+from runtime.core.models import StrictModel
 from runtime.core.secrets import SecretError, is_reference, resolve
 from runtime.security.errors import AuthFailed
 
@@ -31,7 +31,7 @@ _GENERIC_FIELDS = frozenset(
 STRIPE_HEADER = "stripe-signature"
 
 
-class SignatureAuth(ComponentConfig):
+class SignatureAuth(StrictModel):
     """An HMAC signature header over the raw request body."""
 
     preset: Preset | None = Field(

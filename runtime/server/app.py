@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from listeners.context import Mountable
 from runtime.core.components import ConnectionConfig
 from runtime.core.connections import Connections
 from runtime.core.engine import Process
 from runtime.core.offload import configure as configure_offload
 from runtime.dispatch.dispatcher import Dispatcher
+from runtime.schedules.scheduler import Scheduler
 from runtime.security.admin import ADMIN_GUARD, AdminGuard, add_admin_route
+from runtime.security.api_keys import ApiKeyBook
 from runtime.security.config import SecurityConfig
 from runtime.server.api import processes as api
 from runtime.server.api import schedules as api_schedules
@@ -23,6 +26,8 @@ from runtime.server.api import usage as api_usage
 from runtime.server.settings import Settings
 from runtime.server.state import STATE, RuntimeState
 from runtime.store import Store, open_store
+from runtime.traffic.metrics import Metrics
+from runtime.traffic.usage import UsageRecorder
 from runtime.web.routes import add_catch_all, add_route
 
 log = logging.getLogger("wharf.app")
@@ -77,7 +82,24 @@ def create_app(
         max_outstanding=settings.max_outstanding,
         connections=live,
     )
-    state = RuntimeState(processes, settings, store, dispatcher, live, security or SecurityConfig())
+    scheduler = Scheduler(store, dispatcher)
+    metrics = Metrics(
+        inbox_depth=lambda: dispatcher.queued, outstanding=lambda: dispatcher.outstanding
+    )
+    dispatcher.metrics = scheduler.metrics = metrics
+    state = RuntimeState(
+        app=app,
+        processes=processes,
+        settings=settings,
+        store=store,
+        dispatcher=dispatcher,
+        connections=live,
+        security=security or SecurityConfig(),
+        scheduler=scheduler,
+        api_keys=ApiKeyBook(store, settings.admin_key),
+        usage=UsageRecorder(),
+        metrics=metrics,
+    )
     app[STATE] = state
     admin = AdminGuard(state.api_keys, state.security)
     app[ADMIN_GUARD] = admin
@@ -93,7 +115,10 @@ def create_app(
     else:
         add_admin_route(app, "GET", "/metrics", api_usage.get_metrics)
     for process in processes:
-        process.trigger.mount(app, process, state)
+        trigger = process.trigger
+        if not isinstance(trigger, Mountable):  # pragma: no cover - every kind mounts
+            raise TypeError(f"trigger {process.trigger_kind!r} cannot mount")
+        trigger.mount(process, state)
     add_catch_all(app)  # last: unknown paths and wrong methods answer problems
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

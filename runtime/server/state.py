@@ -1,7 +1,9 @@
-"""What a running server holds: processes, settings, store, dispatcher, connections,
-scheduler."""
+"""What a running server holds. `create_app` builds it (and nothing else does); triggers
+see it only through the listeners' `MountContext`, which it satisfies."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -17,32 +19,25 @@ from runtime.traffic.metrics import Metrics
 from runtime.traffic.usage import UsageRecorder
 
 
+@dataclass(eq=False)
 class RuntimeState:
-    def __init__(
-        self,
-        processes: list[Process],
-        settings: Settings,
-        store: Store,
-        dispatcher: Dispatcher,
-        connections: Connections,
-        security: SecurityConfig,
-    ):
-        self.processes = processes
-        self.by_name = {process.name: process for process in processes}
-        self.settings = settings
-        self.store = store
-        self.dispatcher = dispatcher
-        self.connections = connections
-        self.scheduler = Scheduler(store, dispatcher)
-        self.security = security
-        self.api_keys = ApiKeyBook(store, settings.admin_key)
-        self.usage = UsageRecorder()
-        self.metrics = Metrics(
-            inbox_depth=lambda: dispatcher.queued, outstanding=lambda: dispatcher.outstanding
-        )
-        dispatcher.metrics = self.scheduler.metrics = self.metrics
-        self.ready = False
-        self.stopping = False
+    app: web.Application
+    processes: list[Process]
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    connections: Connections
+    security: SecurityConfig
+    scheduler: Scheduler
+    api_keys: ApiKeyBook
+    usage: UsageRecorder
+    metrics: Metrics
+    ready: bool = False
+    stopping: bool = False
+    by_name: dict[str, Process] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_name = {process.name: process for process in self.processes}
 
 
 STATE = web.AppKey("wharf_state", RuntimeState)

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from runtime.core.components import ComponentConfig
 from runtime.core.durations import Duration
+from runtime.core.models import StrictModel
 from runtime.traffic.cors import cors_headers, cors_preflight
 from runtime.traffic.limits import (
     ConcurrencyLimiter,
@@ -64,7 +64,7 @@ DEFAULT_EXPOSE_HEADERS = [
 ]
 
 
-class RateLimit(ComponentConfig):
+class RateLimit(StrictModel):
     """A token bucket per caller (or one for the listener), kept in memory."""
 
     requests: int = Field(ge=1, description="Requests allowed per `per`: the refill rate.")
@@ -84,7 +84,7 @@ class RateLimit(ComponentConfig):
     )
 
 
-class Quota(ComponentConfig):
+class Quota(StrictModel):
     """A hard count per UTC calendar day or month, kept in the store (survives restarts)."""
 
     requests: int = Field(ge=1, description="Requests allowed per period.")
@@ -98,7 +98,7 @@ class Quota(ComponentConfig):
     )
 
 
-class Cors(ComponentConfig):
+class Cors(StrictModel):
     """Which browser origins may call the listener, and what they may send and read."""
 
     origins: list[str] = Field(
@@ -185,7 +185,7 @@ class Cors(ComponentConfig):
         return self.methods if self.methods is not None else [listener_method, "OPTIONS"]
 
 
-class LimitsConfig(ComponentConfig):
+class LimitsConfig(StrictModel):
     """Limits for one listener (HTTP or SOAP); every part is off unless configured."""
 
     rate_limit: RateLimit | None = Field(

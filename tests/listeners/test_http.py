@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime.core.components import Step
+from runtime.core.components import Step, StepContext
 from runtime.core.document import Document
-from runtime.core.engine import Execution
 from runtime.loading.loader import load_processes
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
@@ -362,7 +361,7 @@ def test_trigger_configuration_problems(tmp_path: Path) -> None:
 class Boom(Step):
     """Not registered: stands in for a step with a bug."""
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         raise RuntimeError("password=hunter2 at /etc/secret.conf")
 
 

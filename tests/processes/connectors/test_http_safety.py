@@ -14,8 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.core.connections import Connections, load_connections
+from runtime.core.connections import Connections
 from runtime.core.document import Document
+from runtime.loading.connections import load_connections
 from runtime.loading.loader import load_directory
 from runtime.server.connection_checks import check_connection
 

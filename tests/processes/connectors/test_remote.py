@@ -276,7 +276,7 @@ async def test_connection_checks_log_in_and_list(
             """
         )
     )
-    from runtime.core.connections import load_connections
+    from runtime.loading.connections import load_connections
     from runtime.server.connection_checks import check_connection
 
     configs, problems = load_connections(tmp_path)

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from runtime.core.connections import Connections, load_connections
+from runtime.core.connections import Connections
 from runtime.core.document import Document
+from runtime.loading.connections import load_connections
 from runtime.loading.loader import ProcessLoadError, load_directory, load_processes
 
 SERVERS = {

@@ -10,9 +10,9 @@ import pytest
 
 from processes.steps import try_
 from processes.steps.try_ import Retry, TryStep
-from runtime.core.components import Step
+from runtime.core.components import Step, StepContext
 from runtime.core.document import Document
-from runtime.core.engine import Execution, ExecutionStatus
+from runtime.core.engine import ExecutionStatus
 from runtime.core.errors import DocumentError
 from tests.helpers import run_steps, steps_process, validate_files
 
@@ -131,7 +131,7 @@ class Flaky(Step):
     failures: int = 2
     calls: int = 0
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         self.calls += 1
         for document in documents:
             document.properties["scribbled"] = document.properties.get("scribbled", 0) + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from runtime.core.components import Step
+from runtime.core.components import Step, StepContext
 from runtime.core.document import Document
 from runtime.core.engine import Execution, ExecutionStatus, StepTrace
 from runtime.core.errors import ProcessFailure, StepError
@@ -163,7 +163,7 @@ async def test_no_steps_passes_documents_through(tmp_path: Path) -> None:
 class Boom(Step):
     """Not registered: a stand-in for a step with a bug."""
 
-    async def run(self, documents: list[Document], execution: Execution) -> list[Document]:
+    async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
         raise RuntimeError("secret internals /etc/app.conf")
 
 

@@ -22,7 +22,7 @@ import yaml
 from runtime.cli.main import main
 from runtime.cli.reference import SCHEMAS
 from runtime.core import registry
-from runtime.core.connections import load_connections
+from runtime.loading.connections import load_connections
 from runtime.loading.loader import validate_directory
 from runtime.loading.security import load_security
 from tests.helpers import fresh_dir
