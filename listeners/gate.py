@@ -17,14 +17,12 @@ from runtime.core.errors import ConfigError, RequestError
 from runtime.security.clients import resolve_client
 from runtime.security.config import AuthSpec
 from runtime.security.guard import ListenerGuard, Principal
-from runtime.traffic.config import (
+from runtime.traffic.config import LimitsConfig, TrafficConfig
+from runtime.traffic.cors import cors_headers, cors_preflight
+from runtime.traffic.limits import (
     ConcurrencyLimiter,
-    LimitsConfig,
     QuotaCounter,
     RateLimiter,
-    TrafficConfig,
-    cors_headers,
-    cors_preflight,
     listener_busy,
     quota_exceeded,
     rate_limit_headers,

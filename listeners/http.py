@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import Field, field_validator
 
 from listeners.gate import BYTES_IN, add_listener_route, gate_for, idempotency_scope
+from listeners.paths import LISTENER_PATH, check_not_reserved
 from listeners.requests import read_body, request_properties
 from runtime.core import registry
 from runtime.core.components import TriggerConfig
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
     from runtime.security.guard import Principal
 
 IDEMPOTENCY_HEADER = "inheader_idempotency-key"
-
-_PATH = re.compile(r"^/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}|/)*$")
-RESERVED = ("/api", "/healthz", "/readyz", "/metrics")
 
 
 @registry.trigger("http")
@@ -88,12 +86,11 @@ class HttpTrigger(TrafficConfig, TriggerConfig):
     @field_validator("path")
     @classmethod
     def _valid_path(cls, value: str) -> str:
-        if not _PATH.match(value):
+        if not LISTENER_PATH.match(value):
             raise ValueError(
                 "a path starts with '/' and holds URL-safe segments or {name} parameters"
             )
-        if any(value == r or value.startswith(r + "/") for r in RESERVED):
-            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
+        check_not_reserved(value)
         names = re.findall(r"\{([^}]*)\}", value)
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:

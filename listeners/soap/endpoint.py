@@ -48,7 +48,7 @@ from runtime.web.routes import add_route
 
 if TYPE_CHECKING:
     from listeners.context import MountContext
-    from listeners.soap.trigger import SoapTrigger
+    from listeners.soap.operation import SoapOperation
     from runtime.core.engine import Process
 
 log = logging.getLogger("wharf.soap")
@@ -87,16 +87,18 @@ class SoapEndpoint:
     def __init__(self, path: str, context: MountContext):
         self.path = path
         self.context = context
-        self.operations: dict[str, tuple[SoapTrigger, Process]] = {}
+        self.operations: dict[str, tuple[SoapOperation, Process]] = {}
         self.gates: dict[str, ListenerGate] = {}  # operation -> its process's gate
         self.limits: dict[str, int] = {}  # operation -> its body limit
         self.contract: ServiceContract | None = None
 
-    def add(self, trigger: SoapTrigger, process: Process) -> None:
+    def add(self, trigger: SoapOperation, process: Process) -> None:
         self.operations[trigger.operation] = (trigger, process)
         default = self.context.settings.max_body
         self.limits[trigger.operation] = default if trigger.max_body is None else trigger.max_body
-        self.gates[trigger.operation] = gate_for(trigger.auth, trigger, process, self.context)
+        self.gates[trigger.operation] = gate_for(
+            trigger.auth, trigger.limits, process, self.context
+        )
         declared = [t.declared for t, _ in self.operations.values() if t.declared is not None]
         if declared and trigger.service and trigger.namespace:
             # All declared operations at a path make one generated service.
@@ -230,7 +232,7 @@ class SoapEndpoint:
 
     def _document(
         self,
-        trigger: SoapTrigger,
+        trigger: SoapOperation,
         element: etree._Element,
         properties: dict[str, Any],
         version: SoapVersion,
@@ -256,7 +258,7 @@ class SoapEndpoint:
 
     async def _accept(
         self,
-        trigger: SoapTrigger,
+        trigger: SoapOperation,
         process: Process,
         document: Document,
         version: SoapVersion,
@@ -282,7 +284,7 @@ class SoapEndpoint:
         return _xml_response(version, build_envelope(version, parse_xml(trigger.ack)), headers)
 
     def _result(
-        self, trigger: SoapTrigger, result: ExecutionResult, version: SoapVersion
+        self, trigger: SoapOperation, result: ExecutionResult, version: SoapVersion
     ) -> web.Response:
         execution = result.execution
         headers = {EXECUTION_HEADER: execution.id}

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from listeners.http import _PATH, RESERVED
+from listeners.paths import LISTENER_PATH, check_not_reserved
+from listeners.soap.endpoint import endpoint_for
+from listeners.soap.operation import Requirement
 from listeners.soap.wsdl import DeclaredOperation, ServiceContract, generate_wsdl, load_wsdl
 from runtime.core import registry
 from runtime.core.components import TriggerConfig
 from runtime.core.durations import Duration
-from runtime.core.expressions import ExpressionField, ValueField
-from runtime.core.models import StrictModel
+from runtime.core.expressions import ValueField
 from runtime.formats.codecs import MalformedXML, parse_xml
 from runtime.security.config import AuthSpec
 from runtime.traffic.config import LimitsConfig
@@ -24,13 +25,6 @@ if TYPE_CHECKING:
     from runtime.core.engine import Process
 
 _CLARK = re.compile(r"^(\{[^{}\s]+\})?[A-Za-z_][\w.-]*$")
-
-
-class Requirement(StrictModel):
-    """A check a SOAP request must pass."""
-
-    when: ExpressionField = Field(description="Must be true, e.g. `props.org == '00D...'`.")
-    message: str = Field(description="Fault message when it is not.")
 
 
 @registry.trigger("soap")
@@ -113,10 +107,9 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
     def _soap_path(cls, value: str) -> str:
         # A field check, reported beside the contract's problems (a model validator would
         # wait for every field to be valid).
-        if not _PATH.match(value) or "{" in value:
+        if not LISTENER_PATH.match(value) or "{" in value:
             raise ValueError("a SOAP path starts with '/' and has no {parameters}")
-        if any(value == r or value.startswith(r + "/") for r in RESERVED):
-            raise ValueError(f"paths under {', '.join(RESERVED)} are reserved for Wharf itself")
+        check_not_reserved(value)
         return value
 
     @model_validator(mode="after")
@@ -172,10 +165,12 @@ class SoapTrigger(LimitsConfig, TriggerConfig):
     def as_json(self) -> bool:
         return (self.document or ("xml" if self.wsdl else "json")) == "json"
 
+    @property
+    def limits(self) -> LimitsConfig:
+        return self
+
     def endpoint_key(self) -> tuple[str, str, str]:
         return self.path, self._contract_id, self.operation
 
     def mount(self, process: Process, context: MountContext) -> None:
-        from listeners.soap.endpoint import endpoint_for
-
         endpoint_for(context.app, self.path, context).add(self, process)

@@ -1,8 +1,8 @@
-"""Traffic control for inbound listeners: rate limits, quotas, concurrency caps and CORS.
+"""Traffic control for inbound listeners, as configured: rate limits, quotas,
+concurrency caps and CORS.
 
-This module holds the YAML-facing config models and re-exports the runtime parts, so a
-listener imports everything from here. The parts live in `traffic_limits` (the
-per-request checks) and `traffic_cors` (browser cross-origin rules).
+This module holds the YAML-facing models only; the per-request checks live in
+`runtime/traffic/limits.py` and the browser cross-origin rules in `runtime/traffic/cors.py`.
 """
 
 from __future__ import annotations
@@ -14,39 +14,6 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from runtime.core.durations import Duration
 from runtime.core.models import StrictModel
-from runtime.traffic.cors import cors_headers, cors_preflight
-from runtime.traffic.limits import (
-    ConcurrencyLimiter,
-    QuotaCounter,
-    QuotaDecision,
-    RateDecision,
-    RateLimiter,
-    listener_busy,
-    quota_exceeded,
-    quota_period,
-    rate_limit_headers,
-    rate_limited,
-)
-
-__all__ = [
-    "ConcurrencyLimiter",
-    "Cors",
-    "LimitsConfig",
-    "Quota",
-    "QuotaCounter",
-    "QuotaDecision",
-    "RateDecision",
-    "RateLimit",
-    "RateLimiter",
-    "TrafficConfig",
-    "cors_headers",
-    "cors_preflight",
-    "listener_busy",
-    "quota_exceeded",
-    "quota_period",
-    "rate_limit_headers",
-    "rate_limited",
-]
 
 # A serialized origin as browsers send it: scheme "://" host [":" port], nothing after.
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#@\s]+$")

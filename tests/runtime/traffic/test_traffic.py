@@ -15,16 +15,12 @@ from pydantic import ValidationError
 
 from runtime.core.errors import RequestError
 from runtime.store.sqlite import SQLiteStore
-from runtime.traffic.config import (
+from runtime.traffic.config import Cors, Quota, RateLimit, TrafficConfig
+from runtime.traffic.cors import cors_headers, cors_preflight
+from runtime.traffic.limits import (
     ConcurrencyLimiter,
-    Cors,
-    Quota,
     QuotaCounter,
-    RateLimit,
     RateLimiter,
-    TrafficConfig,
-    cors_headers,
-    cors_preflight,
     listener_busy,
     quota_exceeded,
     quota_period,
