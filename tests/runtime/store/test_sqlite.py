@@ -12,7 +12,8 @@ import pytest
 from runtime.core.errors import ConfigError
 from runtime.core.ids import new_execution_id
 from runtime.store import ExecutionQuery, ExecutionRecord, InboxItem, open_store
-from runtime.store.sqlite import MIGRATIONS, SQLiteStore
+from runtime.store.sqlite import SQLiteStore
+from runtime.store.sqlite_sql import MIGRATIONS
 
 
 def item(key: str | None = None, process: str = "p") -> InboxItem:
@@ -83,7 +84,10 @@ async def test_idempotency_keys(store: SQLiteStore) -> None:
     later = await store.accept(item("k"))
     assert (later.execution_id, later.duplicate) == (first.id, True)
     assert {u.id for u in await store.unfinished()} == {first.id, other.id}
-    assert await store.find_idempotent("p", "k") == first.id
+    # The key names the first execution: a duplicate leaves no record of its own.
+    assert await store.get_execution(same.id) is None
+    kept = await store.get_execution(first.id)
+    assert kept is not None and kept.idempotency_key == "k"
 
 
 async def test_finishing_marks_inbox_done_and_never_downgrades(store: SQLiteStore) -> None:
@@ -157,7 +161,9 @@ async def test_idempotency_keys_are_scoped_to_callers_and_bound_to_requests(
     assert (changed.execution_id, changed.duplicate, changed.conflict) == (alpha.id, True, True)
     assert await store.get_execution(other.id) is None
     assert {u.id for u in await store.unfinished()} == {alpha.id, beta.id}
-    assert await store.find_idempotent("p", "k", "key:b") == beta.id
+    # Caller b's key names b's execution, not a's.
+    again = await store.accept(scoped("key:b", "h2"))
+    assert (again.execution_id, again.duplicate, again.conflict) == (beta.id, True, False)
     # In one batch too: the first of two different requests wins, the second conflicts.
     first, second = scoped("key:c", "x"), scoped("key:c", "y")
     c1, c2 = await asyncio.gather(store.accept(first), store.accept(second))
