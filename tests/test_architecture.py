@@ -154,8 +154,7 @@ def test_no_import_circles() -> None:
 
 def test_no_import_goes_up_a_layer() -> None:
     upward = [
-        f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} "
-        f"({LAYERS[layer_of(target)][0]})"
+        f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
         for module, targets in sorted(import_graph().items())
         for target in sorted(targets)
         if layer_of(target) > layer_of(module)

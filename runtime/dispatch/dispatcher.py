@@ -25,7 +25,7 @@ from runtime.core.ids import new_execution_id
 from runtime.core.offload import off_loop
 from runtime.dispatch.recording import execution_record, snapshots
 from runtime.formats.inputs import documents_from_request
-from runtime.store import Accepted, Attempt, ExecutionRecord, InboxItem, Store
+from runtime.store import Accepted, Attempt, ExecutionRecord, Inbox, InboxItem
 from runtime.traffic.metrics import Metrics
 
 log = logging.getLogger("wharf.dispatch")
@@ -78,7 +78,7 @@ class Dispatcher:
     def __init__(
         self,
         processes: list[Process],
-        store: Store,
+        store: Inbox,
         *,
         workers: int = 8,
         max_outstanding: int = 10_000,

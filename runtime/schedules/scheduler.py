@@ -31,7 +31,7 @@ from runtime.core.secrets import redact_text, redact_value
 from runtime.core.timestamps import iso_utc
 from runtime.schedules.sources import Fire, Source
 from runtime.schedules.timing import TimedTrigger
-from runtime.store import FireRecord, Store
+from runtime.store import FireRecord, SchedulerStore
 from runtime.traffic.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -99,7 +99,9 @@ class ScheduledProcess:
 
 
 class Scheduler:
-    def __init__(self, store: Store, dispatcher: Dispatcher, runtime_id: str | None = None):
+    def __init__(
+        self, store: SchedulerStore, dispatcher: Dispatcher, runtime_id: str | None = None
+    ):
         self.store = store
         self.dispatcher = dispatcher
         self.runtime_id = runtime_id or new_runtime_id()

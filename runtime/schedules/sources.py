@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.core.document import Document
 
 if TYPE_CHECKING:
-    from runtime.store import Store
+    from runtime.store import PollerMemory
 
 
 @dataclass(slots=True)
@@ -28,7 +28,7 @@ class Fire:
     slot: datetime  # nominal fire time (UTC), the claim key
     kind: str  # schedule | catch_up | manual
     runtime_id: str  # the runtime that claimed it
-    store: Store
+    store: PollerMemory
 
     def properties(self) -> dict[str, Any]:
         """Properties every document of this fire carries."""

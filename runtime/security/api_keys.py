@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from runtime.store import ApiKeyRecord, Store
+from runtime.store import ApiKeyRecord, KeyRing
 
 PREFIX = "wharf_"
 CACHE_SECONDS = 5.0
@@ -51,7 +51,7 @@ def new_key(name: str, *, admin: bool = False, processes: list[str] | None = Non
 class ApiKeyBook:
     """The active keys of a store, verified from a short-lived in-memory copy."""
 
-    def __init__(self, store: Store, env_admin_key: str | None = None):
+    def __init__(self, store: KeyRing, env_admin_key: str | None = None):
         self.store = store
         self._keys: dict[str, ApiKeyRecord] = {}
         self._read_at = 0.0

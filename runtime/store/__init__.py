@@ -1,10 +1,22 @@
 """Durable state behind one URL: `sqlite:///relative.db`, `sqlite:////abs/path.db`,
-`sqlite://` (in memory, for tests)."""
+`sqlite://` (in memory, for tests). One protocol per concern (`protocols`); `Store` is
+all of them, and `open_store` picks the backend by the URL's scheme."""
 
 from __future__ import annotations
 
 from runtime.core.errors import ConfigError
-from runtime.store.base import (
+from runtime.store.protocols import (
+    ExecutionLog,
+    FireLedger,
+    Inbox,
+    KeyRing,
+    PollerMemory,
+    QuotaLedger,
+    Retention,
+    SchedulerStore,
+    Store,
+)
+from runtime.store.records import (
     Accepted,
     ApiKeyRecord,
     Attempt,
@@ -12,7 +24,6 @@ from runtime.store.base import (
     ExecutionRecord,
     FireRecord,
     InboxItem,
-    Store,
 )
 
 DEFAULT_STORE_URL = "sqlite:///.wharf/wharf.db"
@@ -22,10 +33,18 @@ __all__ = [
     "Accepted",
     "ApiKeyRecord",
     "Attempt",
+    "ExecutionLog",
     "ExecutionQuery",
     "ExecutionRecord",
+    "FireLedger",
     "FireRecord",
+    "Inbox",
     "InboxItem",
+    "KeyRing",
+    "PollerMemory",
+    "QuotaLedger",
+    "Retention",
+    "SchedulerStore",
     "Store",
     "open_store",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiosqlite
 
-from runtime.store.base import INTERRUPTED, Attempt
+from runtime.store.records import INTERRUPTED, Attempt
 from runtime.store.sqlite_sql import from_json, to_json
 
 _UNFINISHED = "status NOT IN ('succeeded', 'failed')"

@@ -1,28 +1,21 @@
-"""The SQLite store's security state: API key hashes and quota counters."""
+"""The SQLite store's key ring (API key hashes) and quota ledger (request counters)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aiosqlite
 
-from runtime.store.base import ApiKeyRecord
+from runtime.store.protocols import KeyRing, QuotaLedger
+from runtime.store.records import ApiKeyRecord
 from runtime.store.sqlite_sql import from_json, to_json
+from runtime.store.sqlite_writer import SQLitePart
 
-Job = Callable[[aiosqlite.Connection], Awaitable[Any]]
 KEY_COLUMNS = "id, name, hash, admin, processes, created_at, revoked_at"
 
 
-class SecurityState:
-    """Mixed into SQLiteStore, which provides `_run_job` and `_fetch`."""
-
-    async def _run_job(self, job: Job) -> Any:
-        raise NotImplementedError
-
-    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        raise NotImplementedError
+class SQLiteKeyRing(SQLitePart, KeyRing):
+    """A key is kept as its id, name, scope and the SHA-256 of its secret, never the secret."""
 
     async def add_api_key(self, key: ApiKeyRecord) -> None:
         async def job(conn: aiosqlite.Connection) -> None:
@@ -39,10 +32,10 @@ class SecurityState:
                 ),
             )
 
-        await self._run_job(job)
+        await self._writer.run_job(job)
 
     async def api_keys(self) -> list[ApiKeyRecord]:
-        rows = await self._fetch(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at")
+        rows = await self._writer.fetch(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at")
         return [
             ApiKeyRecord(id_, name, hash_, bool(admin), from_json(processes), created, revoked)
             for id_, name, hash_, admin, processes, created, revoked in rows
@@ -56,8 +49,12 @@ class SecurityState:
             )
             return cursor.rowcount == 1
 
-        revoked: bool = await self._run_job(job)
+        revoked: bool = await self._writer.run_job(job)
         return revoked
+
+
+class SQLiteQuotaLedger(SQLitePart, QuotaLedger):
+    """One row per (key, period); counting is a single conditional upsert."""
 
     async def consume_quota(self, key: str, period: str, amount: int, limit: int) -> int | None:
         async def job(conn: aiosqlite.Connection) -> int | None:
@@ -72,5 +69,5 @@ class SecurityState:
                 return None
             return int(row[0])
 
-        total: int | None = await self._run_job(job)
+        total: int | None = await self._writer.run_job(job)
         return total

@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from runtime.formats.codecs import parse_json, serialize_json
-from runtime.store.base import ExecutionRecord
+from runtime.store.records import ExecutionRecord
 
 MIGRATIONS: list[str] = [
     # 1: inbox and execution records

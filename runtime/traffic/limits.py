@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from runtime.core.errors import RequestError
 
 if TYPE_CHECKING:
-    from runtime.store import Store
+    from runtime.store import QuotaLedger
     from runtime.traffic.config import Quota, RateLimit
 
 _SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -176,7 +176,7 @@ class QuotaCounter:
     hold no `|`).
     """
 
-    def __init__(self, config: Quota, store: Store) -> None:
+    def __init__(self, config: Quota, store: QuotaLedger) -> None:
         self.limit = config.requests
         self.per = config.per
         self.per_caller = config.by == "caller"

@@ -22,8 +22,7 @@ from runtime.loading.loader import load_directory, validate_directory
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
 from runtime.server.state import STATE, RuntimeState
-from runtime.store import FireRecord
-from runtime.store.base import ExecutionRecord
+from runtime.store import ExecutionRecord, FireRecord
 from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client
 from tests.processes.connectors.test_sql import database  # noqa: F401 - the fixture
 

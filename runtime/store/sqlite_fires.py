@@ -1,4 +1,4 @@
-"""The SQLite store's schedule and poller state: fire claims, pause flags, poller memory.
+"""The SQLite store's fire ledger: schedule fire claims and pause flags.
 
 Every claim is a job on the store's writer, so it runs inside a `BEGIN IMMEDIATE`
 transaction: the check ("is a fire of this process running?") and the write are atomic
@@ -8,15 +8,14 @@ across every runtime sharing the database file.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiosqlite
 
-from runtime.store.base import FireRecord
+from runtime.store.protocols import FireLedger
+from runtime.store.records import FireRecord
 from runtime.store.sqlite_sql import from_json, to_json
-
-Job = Callable[[aiosqlite.Connection], Awaitable[Any]]
+from runtime.store.sqlite_writer import SQLitePart
 
 FIRE_COLUMNS = (
     "process, slot, kind, status, claimed_by, claimed_at, heartbeat_at, finished_at, "
@@ -84,17 +83,8 @@ def _fire_from_row(row: Any) -> FireRecord:
     )  # fmt: skip
 
 
-class ScheduleState:
-    """Mixed into SQLiteStore, which provides `_run_job` (a write on the writer) and
-    `_fetch` (a read after a barrier)."""
-
-    async def _run_job(self, job: Job) -> Any:
-        raise NotImplementedError
-
-    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    # --- fires --------------------------------------------------------------------------
+class SQLiteFireLedger(SQLitePart, FireLedger):
+    """Claims are jobs on the writer (atomic); reads see the writes before them."""
 
     async def claim_fire(self, fire: FireRecord, *, overlap: str, stale_before: float) -> str:
         params = {
@@ -113,7 +103,7 @@ class ScheduleState:
                 row = await cursor.fetchone()
             return "taken" if row is None else str(row[0])
 
-        result: str = await self._run_job(job)
+        result: str = await self._writer.run_job(job)
         return result
 
     async def start_queued_fire(self, process: str, slot: float, stale_before: float) -> bool:
@@ -128,7 +118,7 @@ class ScheduleState:
             )
             return True
 
-        started: bool = await self._run_job(job)
+        started: bool = await self._writer.run_job(job)
         return started
 
     async def finish_fire(self, fire: FireRecord) -> None:
@@ -148,7 +138,7 @@ class ScheduleState:
                 ),
             )
 
-        await self._run_job(job)
+        await self._writer.run_job(job)
 
     async def heartbeat_fires(self, keys: list[tuple[str, float]], now: float) -> None:
         async def job(conn: aiosqlite.Connection) -> None:
@@ -157,28 +147,28 @@ class ScheduleState:
                 [(now, process, slot) for process, slot in keys],
             )
 
-        await self._run_job(job)
+        await self._writer.run_job(job)
 
     async def record_missed_fires(self, fires: list[FireRecord]) -> None:
         async def job(conn: aiosqlite.Connection) -> None:
             await conn.executemany(INSERT_FIRE, [_fire_params(fire) for fire in fires])
 
-        await self._run_job(job)
+        await self._writer.run_job(job)
 
     async def last_fire_slot(self, process: str) -> float | None:
-        rows = await self._fetch(
+        rows = await self._writer.fetch(
             "SELECT max(slot) FROM schedule_fires WHERE process = ?", (process,)
         )
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     async def unfinished_fires(self) -> list[FireRecord]:
-        rows = await self._fetch(
+        rows = await self._writer.fetch(
             f"SELECT {FIRE_COLUMNS} FROM schedule_fires WHERE status IN ('running', 'queued')"
         )
         return [_fire_from_row(row) for row in rows]
 
     async def list_fires(self, process: str, limit: int = 20) -> list[FireRecord]:
-        rows = await self._fetch(
+        rows = await self._writer.fetch(
             f"SELECT {FIRE_COLUMNS} FROM schedule_fires WHERE process = ? "
             "ORDER BY slot DESC LIMIT ?",
             (process, limit),
@@ -194,74 +184,8 @@ class ScheduleState:
                 (process, int(paused), time.time()),
             )
 
-        await self._run_job(job)
+        await self._writer.run_job(job)
 
     async def paused_processes(self) -> set[str]:
-        rows = await self._fetch("SELECT process FROM schedule_state WHERE paused = 1")
+        rows = await self._writer.fetch("SELECT process FROM schedule_state WHERE paused = 1")
         return {str(row[0]) for row in rows}
-
-    # --- pollers ------------------------------------------------------------------------
-
-    async def poller_value(self, process: str, key: str) -> Any:
-        rows = await self._fetch(
-            "SELECT value FROM poller_values WHERE process = ? AND key = ?", (process, key)
-        )
-        return from_json(rows[0][0]) if rows else None
-
-    async def set_poller_value(self, process: str, key: str, value: Any) -> None:
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "INSERT INTO poller_values (process, key, value, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (process, key) DO UPDATE SET value = excluded.value, "
-                "updated_at = excluded.updated_at",
-                (process, key, to_json(value), time.time()),
-            )
-
-        await self._run_job(job)
-
-    async def known_items(self, process: str, keys: list[str]) -> set[str]:
-        known: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ", ".join(["?"] * len(chunk))
-            rows = await self._fetch(
-                f"SELECT key FROM poller_items WHERE process = ? AND key IN ({marks}) "
-                "AND status != 'running'",
-                (process, *chunk),
-            )
-            known.update(str(row[0]) for row in rows)
-        return known
-
-    async def claim_item(self, process: str, key: str, claimant: str, stale_before: float) -> bool:
-        async def job(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute(
-                "INSERT INTO poller_items (process, key, status, claimed_by, claimed_at) "
-                "VALUES (?, ?, 'running', ?, ?) ON CONFLICT (process, key) DO UPDATE SET "
-                "claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at "
-                "WHERE poller_items.status = 'running' AND poller_items.claimed_at < ?",
-                (process, key, claimant, time.time(), stale_before),
-            )
-            return cursor.rowcount == 1
-
-        claimed: bool = await self._run_job(job)
-        return claimed
-
-    async def finish_item(
-        self, process: str, key: str, status: str, execution_id: str | None
-    ) -> None:
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE poller_items SET status = ?, execution_id = ?, finished_at = ? "
-                "WHERE process = ? AND key = ?",
-                (status, execution_id, time.time(), process, key),
-            )
-
-        await self._run_job(job)
-
-    async def release_item(self, process: str, key: str) -> None:
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "DELETE FROM poller_items WHERE process = ? AND key = ?", (process, key)
-            )
-
-        await self._run_job(job)
