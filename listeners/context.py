@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from runtime.schedules.scheduler import Scheduler
     from runtime.security.api_keys import ApiKeyBook
     from runtime.security.config import SecurityConfig
-    from runtime.store import Store
+    from runtime.store import QuotaLedger
     from runtime.traffic.metrics import Metrics
     from runtime.traffic.usage import UsageRecorder
 
@@ -66,7 +66,7 @@ class MountContext(Protocol):
     def api_keys(self) -> ApiKeyBook: ...
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> QuotaLedger: ...
 
     @property
     def metrics(self) -> Metrics: ...
