@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -61,19 +62,15 @@ async def _prune_forever(state: RuntimeState) -> None:
         await asyncio.sleep(PRUNE_INTERVAL)
 
 
-def create_app(
+def _build_state(
+    app: web.Application,
     processes: list[Process],
     settings: Settings,
-    store: Store | None = None,
-    connections: dict[str, ConnectionConfig] | None = None,
-    security: SecurityConfig | None = None,
-) -> web.Application:
-    """The app; `store` defaults to the one `settings.store` names."""
-    # The listeners enforce their own body limits while streaming; this is aiohttp's
-    # ceiling for anything that reads bodies whole (the admin API).
-    app = web.Application(client_max_size=settings.max_body)
-    configure_offload(settings.work_budget)
-    store = store if store is not None else open_store(settings.store)
+    store: Store,
+    connections: dict[str, ConnectionConfig] | None,
+    security: SecurityConfig | None,
+) -> RuntimeState:
+    """Every service of a running server, wired once, here and nowhere else."""
     live = Connections(connections or {})
     dispatcher = Dispatcher(
         processes,
@@ -87,7 +84,7 @@ def create_app(
         inbox_depth=lambda: dispatcher.queued, outstanding=lambda: dispatcher.outstanding
     )
     dispatcher.metrics = scheduler.metrics = metrics
-    state = RuntimeState(
+    return RuntimeState(
         app=app,
         processes=processes,
         settings=settings,
@@ -100,6 +97,44 @@ def create_app(
         usage=UsageRecorder(),
         metrics=metrics,
     )
+
+
+async def _lifecycle(
+    state: RuntimeState, admin: AdminGuard, app: web.Application
+) -> AsyncIterator[None]:
+    settings, store = state.settings, state.store
+    await store.open()
+    await admin.ensure_admin_credential(f"http://{settings.host}:{settings.port}")
+    await state.dispatcher.start()
+    await state.scheduler.start()
+    pruner = asyncio.create_task(_prune_forever(state))
+    state.ready = True
+    yield
+    # Runs after in-flight HTTP requests were drained.
+    state.stopping = True
+    pruner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pruner
+    await state.scheduler.stop(settings.shutdown_timeout)
+    await state.dispatcher.stop(settings.shutdown_timeout)
+    await state.connections.close()
+    await store.close()
+
+
+def create_app(
+    processes: list[Process],
+    settings: Settings,
+    store: Store | None = None,
+    connections: dict[str, ConnectionConfig] | None = None,
+    security: SecurityConfig | None = None,
+) -> web.Application:
+    """The app; `store` defaults to the one `settings.store` names."""
+    # The listeners enforce their own body limits while streaming; this is aiohttp's
+    # ceiling for anything that reads bodies whole (the admin API).
+    app = web.Application(client_max_size=settings.max_body)
+    configure_offload(settings.work_budget)
+    store = store if store is not None else open_store(settings.store)
+    state = _build_state(app, processes, settings, store, connections, security)
     app[STATE] = state
     admin = AdminGuard(state.api_keys, state.security)
     app[ADMIN_GUARD] = admin
@@ -120,24 +155,5 @@ def create_app(
             raise TypeError(f"trigger {process.trigger_kind!r} cannot mount")
         trigger.mount(process, state)
     add_catch_all(app)  # last: unknown paths and wrong methods answer problems
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await store.open()
-        await admin.ensure_admin_credential(f"http://{settings.host}:{settings.port}")
-        await dispatcher.start()
-        await state.scheduler.start()
-        pruner = asyncio.create_task(_prune_forever(state))
-        state.ready = True
-        yield
-        # Runs after in-flight HTTP requests were drained.
-        state.stopping = True
-        pruner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruner
-        await state.scheduler.stop(settings.shutdown_timeout)
-        await dispatcher.stop(settings.shutdown_timeout)
-        await live.close()
-        await store.close()
-
-    app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(functools.partial(_lifecycle, state, admin))
     return app
