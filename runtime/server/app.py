@@ -21,8 +21,7 @@ from runtime.schedules.scheduler import Scheduler
 from runtime.security.admin import ADMIN_GUARD, AdminGuard, add_admin_route
 from runtime.security.api_keys import ApiKeyBook
 from runtime.security.config import SecurityConfig
-from runtime.server.api import processes as api
-from runtime.server.api import schedules as api_schedules
+from runtime.server.api import routes as admin_api
 from runtime.server.api import usage as api_usage
 from runtime.server.settings import Settings
 from runtime.server.state import STATE, RuntimeState
@@ -142,9 +141,7 @@ def create_app(
     app[api_usage.METRICS] = state.metrics
     add_route(app, "GET", "/healthz", healthz)
     add_route(app, "GET", "/readyz", readyz)
-    api.add_routes(app)
-    api_schedules.add_routes(app)
-    add_admin_route(app, "GET", "/api/usage", api_usage.get_usage)
+    admin_api.add_routes(app)
     if state.security.metrics == "open":
         add_route(app, "GET", "/metrics", api_usage.get_metrics)
     else:

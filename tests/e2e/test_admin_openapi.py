@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from runtime.server.openapi import openapi_document
+from runtime.server.api.routes import openapi_document
 from tests.serverproc import ADMIN, ADMIN_KEY, ROOT, WharfServer
 
 CHECKS = (

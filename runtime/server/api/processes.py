@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 
@@ -13,16 +13,16 @@ from runtime.dispatch.dispatcher import Pending, parse_max_wait
 from runtime.dispatch.recording import snapshots
 from runtime.formats.codecs import parse_json, serialize_json
 from runtime.formats.inputs import documents_from_request, encode_request, request_fingerprint
-from runtime.security.admin import add_admin_route
+from runtime.server.api import models as m
+from runtime.server.api.declaration import AdminRoute, Reply
 from runtime.server.connection_checks import check_connection
-from runtime.server.openapi import openapi_document
 from runtime.server.state import STATE, RuntimeState
 from runtime.store import ExecutionQuery
 from runtime.web.answers import accepted_response
 
-MAX_PAGE = 500
+MAX_PAGE = m.MAX_PAGE
 ADMIN_SCOPE = "admin"  # whose idempotency keys the Execute API's are
-STATUSES = ("queued", "running", "succeeded", "failed")
+STATUSES: tuple[str, ...] = get_args(m.ExecutionStatus)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -245,17 +245,89 @@ async def test_connection(request: web.Request) -> web.Response:
     return _json(result.as_dict())
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return _json(openapi_document())
+ACCEPTED = Reply(
+    "Accepted: durably stored (or still running); poll the status URL.",
+    m.Accepted,
+    headers=("Location", "X-Execution-Id", "X-Execution-Status-Link"),
+)
+EXECUTE = (
+    "Without `wait`, the request is stored durably and run by a worker (202). With `wait` "
+    "(ms), it runs at once; the record comes back if it finishes in time, else 202. "
+    "`Idempotency-Key` de-duplicates async requests."
+)
 
-
-def add_routes(app: web.Application) -> None:
-    add_admin_route(app, "GET", "/api/openapi.json", openapi)
-    add_admin_route(app, "GET", "/api/processes", list_processes)
-    add_admin_route(app, "GET", "/api/processes/{name}", get_process)
-    add_admin_route(app, "POST", "/api/processes/{name}/executions", execute_process)
-    add_admin_route(app, "GET", "/api/executions", list_executions)
-    add_admin_route(app, "GET", "/api/executions/{id}", get_execution)
-    add_admin_route(app, "POST", "/api/executions/{id}/retry", retry_execution)
-    add_admin_route(app, "GET", "/api/connections", list_connections)
-    add_admin_route(app, "POST", "/api/connections/{name}/test", test_connection)
+ROUTES = (
+    AdminRoute(
+        "GET",
+        "/api/processes",
+        list_processes,
+        summary="List processes with their triggers",
+        replies={200: Reply("Processes", m.ProcessList)},
+    ),
+    AdminRoute(
+        "GET",
+        "/api/processes/{name}",
+        get_process,
+        summary="One process",
+        path_params=m.ProcessName,
+        replies={200: Reply("The process", m.Process)},
+        problems=(404,),
+    ),
+    AdminRoute(
+        "POST",
+        "/api/processes/{name}/executions",
+        execute_process,
+        summary="Start an execution (Execute API)",
+        description=EXECUTE,
+        path_params=m.ProcessName,
+        query=m.ExecuteWait,
+        headers=m.IdempotencyKey,
+        body=m.ExecuteRequest,
+        body_required=False,
+        replies={200: Reply("Finished within the wait", m.ExecuteResult), 202: ACCEPTED},
+        problems=(400, 404, 413, 503),
+    ),
+    AdminRoute(
+        "GET",
+        "/api/executions",
+        list_executions,
+        summary="List execution records, newest first",
+        query=m.ExecutionFilter,
+        replies={200: Reply("A page of records", m.ExecutionPage)},
+        problems=(400,),
+    ),
+    AdminRoute(
+        "GET",
+        "/api/executions/{id}",
+        get_execution,
+        summary="One execution record with its trace",
+        path_params=m.ExecutionId,
+        replies={200: Reply("The record", m.Execution)},
+        problems=(404,),
+    ),
+    AdminRoute(
+        "POST",
+        "/api/executions/{id}/retry",
+        retry_execution,
+        summary="Retry a failed execution as a new one linked to it",
+        path_params=m.ExecutionId,
+        replies={202: ACCEPTED},
+        problems=(404, 409, 503),
+    ),
+    AdminRoute(
+        "GET",
+        "/api/connections",
+        list_connections,
+        summary="Connections from connections.yaml (no secrets)",
+        replies={200: Reply("Connections", m.ConnectionList)},
+    ),
+    AdminRoute(
+        "POST",
+        "/api/connections/{name}/test",
+        test_connection,
+        summary="Open a connection and prove it works (SQL: SELECT 1)",
+        path_params=m.ConnectionName,
+        replies={200: Reply("The check's result", m.CheckResult)},
+        problems=(404,),
+    ),
+)

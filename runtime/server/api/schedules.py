@@ -1,21 +1,81 @@
-"""The admin API for schedules and pollers: list, inspect, pause, resume, run now."""
+"""The admin API for schedules and pollers: list, inspect, pause, resume, run now.
+
+The models describe the answers in the OpenAPI document; the scheduler writes them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from runtime.core.errors import RequestError
 from runtime.core.timestamps import iso_times
 from runtime.dispatch.dispatcher import parse_max_wait
 from runtime.schedules.scheduler import ScheduledProcess, Scheduler
-from runtime.security.admin import add_admin_route
+from runtime.server.api.declaration import AdminRoute, Reply, optional
+from runtime.server.api.models import ProcessName
 from runtime.server.state import STATE
 
 MAX_FIRES = 500
+FireStatus = Literal[
+    "running", "queued", "succeeded", "failed", "idle", "skipped", "missed", "abandoned"
+]
+
+
+class Fire(BaseModel):
+    process: str = optional()
+    slot: datetime = Field(description="nominal fire time")
+    kind: Literal["schedule", "catch_up", "manual"]
+    status: FireStatus
+    claimed_by: str = optional("the runtime that ran it")
+    claimed_at: datetime = optional()
+    finished_at: datetime | None = optional()
+    execution_id: str | None = optional()
+    executions: int = optional()
+    error: dict[str, Any] | None = optional()
+
+
+class Schedule(BaseModel):
+    process: str
+    trigger: str
+    cron: str | None = optional()
+    every: float | None = optional()
+    timezone: str = optional()
+    overlap: Literal["skip", "queue", "allow"] = optional()
+    catch_up: Literal["none", "once"] = optional()
+    paused: bool
+    next_fire_at: datetime | None
+    running: int = optional()
+    last_fire: Fire | None
+    fires: list[Fire] = optional()
+
+
+class ScheduleList(BaseModel):
+    items: list[Schedule] = optional()
+
+
+class FireStarted(BaseModel):
+    process: str
+    status: Literal["running"]
+
+
+class RecentFires(BaseModel):
+    fires: int = Field(
+        20, ge=1, le=MAX_FIRES, description=f"how many recent fires (1-{MAX_FIRES}, default 20)"
+    )
+
+
+class RunWait(BaseModel):
+    wait: int = optional(
+        "milliseconds to wait for the fire to finish (default 0: answer 202 at once); "
+        "`wharf run-now --wait` takes seconds",
+        ge=0,
+    )
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -82,9 +142,55 @@ async def run_schedule(request: web.Request) -> web.Response:
     return _json({"process": entry.process.name, "status": "running"}, status=202)
 
 
-def add_routes(app: web.Application) -> None:
-    add_admin_route(app, "GET", "/api/schedules", list_schedules)
-    add_admin_route(app, "GET", "/api/schedules/{name}", get_schedule)
-    add_admin_route(app, "POST", "/api/schedules/{name}/pause", pause_schedule)
-    add_admin_route(app, "POST", "/api/schedules/{name}/resume", resume_schedule)
-    add_admin_route(app, "POST", "/api/schedules/{name}/run", run_schedule)
+SCHEDULE = Reply("The schedule", Schedule)
+
+ROUTES = (
+    AdminRoute(
+        "GET",
+        "/api/schedules",
+        list_schedules,
+        summary="Scheduled processes and pollers: next fire time, last result",
+        replies={200: Reply("Schedules", ScheduleList)},
+    ),
+    AdminRoute(
+        "GET",
+        "/api/schedules/{name}",
+        get_schedule,
+        summary="One schedule with its recent fires (newest first)",
+        path_params=ProcessName,
+        query=RecentFires,
+        replies={200: SCHEDULE},
+        problems=(400, 404),
+    ),
+    AdminRoute(
+        "POST",
+        "/api/schedules/{name}/pause",
+        pause_schedule,
+        summary="Pause: fires do nothing until resumed (kept in the store)",
+        path_params=ProcessName,
+        replies={200: SCHEDULE},
+        problems=(404,),
+    ),
+    AdminRoute(
+        "POST",
+        "/api/schedules/{name}/resume",
+        resume_schedule,
+        summary="Resume a paused schedule",
+        path_params=ProcessName,
+        replies={200: SCHEDULE},
+        problems=(404,),
+    ),
+    AdminRoute(
+        "POST",
+        "/api/schedules/{name}/run",
+        run_schedule,
+        summary="Fire now, even when paused",
+        path_params=ProcessName,
+        query=RunWait,
+        replies={
+            200: Reply("The finished fire", Fire),
+            202: Reply("Started and still running; see GET /api/schedules/{name}", FireStarted),
+        },
+        problems=(400, 404),
+    ),
+)

@@ -1,25 +1,29 @@
 """`GET /api/usage` (per listener or caller, from memory) and `GET /metrics` (Prometheus).
 
-The recorder and the metrics live on the app under the keys below; the app creates them
-and mounts these handlers with `runtime.web.routes.add_route`, so bad queries answer problems.
+The recorder and the metrics live on the app under the keys below. `/api/usage` is mounted
+by its declaration (`ROUTES`), like every admin route; the app mounts `/metrics` itself, open
+or behind the admin guard as security.yaml says. Either way bad queries answer problems.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import get_args
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from runtime.core.errors import RequestError
 from runtime.core.timestamps import iso_utc, parse_time
+from runtime.server.api.declaration import AdminRoute, Reply, optional
 from runtime.traffic.metrics import Metrics
 from runtime.traffic.usage import DEFAULT_SPAN, Grouping, UsageRecorder
 
 USAGE = web.AppKey("wharf_usage", UsageRecorder)
 METRICS = web.AppKey("wharf_metrics", Metrics)
 
-BY = ("listener", "caller")
+BY: tuple[str, ...] = get_args(Grouping)
 
 
 async def get_usage(request: web.Request) -> web.Response:
@@ -42,80 +46,43 @@ async def get_metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
-_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+class Percentiles(BaseModel):
+    p50: float | None = optional()
+    p95: float | None = optional()
+    p99: float | None = optional()
 
-USAGE_SCHEMAS: dict[str, Any] = {
-    "UsageRow": {
-        "type": "object",
-        "required": ["listener", "requests", "status", "bytes_in", "bytes_out", "latency_ms"],
-        "properties": {
-            "listener": {"type": "string"},
-            "caller": {
-                "type": "string",
-                "description": "only with by=caller; `(other)` holds callers past the limit",
-            },
-            "requests": {"type": "integer"},
-            "status": {**_COUNTS, "description": "requests by status class: 2xx, 3xx, 4xx, 5xx"},
-            "bytes_in": {"type": "integer"},
-            "bytes_out": {"type": "integer"},
-            "latency_ms": {
-                "type": "object",
-                "description": "nearest-rank percentiles, within 4.5 %",
-                "properties": {
-                    "p50": {"type": ["number", "null"]},
-                    "p95": {"type": ["number", "null"]},
-                    "p99": {"type": ["number", "null"]},
-                },
-            },
-            "rejected": {**_COUNTS, "description": "refused requests: auth, rate, quota, busy"},
-        },
-    },
-}
 
-USAGE_PATHS: dict[str, Any] = {
-    "/api/usage": {
-        "get": {
-            "operationId": "getUsage",
-            "summary": "Requests, status classes, bytes and latency per listener or caller",
-            "description": "Kept in memory by minute for up to 24 hours; busiest first.",
-            "parameters": [
-                {
-                    "name": "since",
-                    "in": "query",
-                    "required": False,
-                    "description": "ISO 8601 time or epoch seconds (default: an hour ago)",
-                    "schema": {"type": "string"},
-                },
-                {
-                    "name": "by",
-                    "in": "query",
-                    "required": False,
-                    "description": "one row per listener (default) or per listener and caller",
-                    "schema": {"type": "string", "enum": list(BY)},
-                },
-            ],
-            "responses": {
-                "200": {
-                    "description": "Usage",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["since", "by", "items"],
-                                "properties": {
-                                    "since": {"type": "string", "format": "date-time"},
-                                    "by": {"type": "string", "enum": list(BY)},
-                                    "items": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/UsageRow"},
-                                    },
-                                },
-                            }
-                        }
-                    },
-                },
-                "400": {"$ref": "#/components/responses/Problem"},
-            },
-        }
-    },
-}
+class UsageRow(BaseModel):
+    listener: str
+    caller: str = optional("only with by=caller; `(other)` holds callers past the limit")
+    requests: int
+    status: dict[str, int] = Field(description="requests by status class: 2xx, 3xx, 4xx, 5xx")
+    bytes_in: int
+    bytes_out: int
+    latency_ms: Percentiles = Field(description="nearest-rank percentiles, within 4.5 %")
+    rejected: dict[str, int] = optional("refused requests: auth, rate, quota, busy")
+
+
+class Usage(BaseModel):
+    since: datetime
+    by: Grouping
+    items: list[UsageRow]
+
+
+class UsageQuery(BaseModel):
+    since: str = optional("ISO 8601 time or epoch seconds (default: an hour ago)")
+    by: Grouping = optional("one row per listener (default) or per listener and caller")
+
+
+ROUTES = (
+    AdminRoute(
+        "GET",
+        "/api/usage",
+        get_usage,
+        summary="Requests, status classes, bytes and latency per listener or caller",
+        description="Kept in memory by minute for up to 24 hours; busiest first.",
+        query=UsageQuery,
+        replies={200: Reply("Usage", Usage)},
+        problems=(400,),
+    ),
+)

@@ -14,8 +14,8 @@ import pytest
 
 from runtime.loading.loader import load_directory
 from runtime.loading.security import load_security
+from runtime.server.api.routes import openapi_document
 from runtime.server.app import create_app
-from runtime.server.openapi import openapi_document
 from runtime.server.settings import Settings
 from tests.helpers import ADMIN_KEY, ClientFactory, admin_client, write_files
 
