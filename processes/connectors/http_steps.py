@@ -1,14 +1,13 @@
 """`http.request`: call an HTTP API through an `http` connection.
 
-Retries (exponential back-off with full jitter) on connection errors, timeouts, 429 and
-5xx, honouring `Retry-After` up to a cap; a 401 refreshes OAuth2 tokens once. The
-response becomes the document, its status and headers properties.
+Retries (the shared policy of runtime/core/retry.py: exponential back-off, here with full
+jitter) on connection errors, timeouts, 429 and 5xx, honouring `Retry-After` up to a cap;
+a 401 refreshes OAuth2 tokens once. The response becomes the document, its status and
+headers properties.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
@@ -25,15 +24,18 @@ from runtime.core.document import BodyKind, Document
 from runtime.core.durations import Duration
 from runtime.core.errors import WharfError
 from runtime.core.expressions import Evaluable, Template, TemplateField, ValueField, variables
-from runtime.core.models import StrictModel
+from runtime.core.retry import RetryPolicy, TryAgain, retrying
 from runtime.core.secrets import redact_text
 from runtime.core.step_context import step_token
 from runtime.formats.codecs import MalformedBody, parse_json, parse_xml
 
 if TYPE_CHECKING:
+    from yarl import URL
+
     from runtime.core.components import StepContext
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_Reply = tuple[int, dict[str, str], str, bytes]  # status, headers (lower-case), type, body
 
 
 class UpstreamError(WharfError):
@@ -41,10 +43,13 @@ class UpstreamError(WharfError):
     title = "Upstream error"
 
 
-class HttpRetry(StrictModel):
-    attempts: int = Field(3, ge=1, le=10, description="Total attempts.")
-    backoff: Duration = Field(0.5, description="First wait; doubles each time (with jitter).")
-    max_backoff: Duration = Field(30.0, description="Longest wait between attempts.")
+class HttpRetry(RetryPolicy):
+    """The shared retry policy with defaults for calls: three attempts, full jitter."""
+
+    attempts: int = Field(3, ge=1, le=10, description="Total attempts, the first included.")
+    backoff: Duration = Field(0.5, description="Wait before the second attempt.")
+    max_backoff: Duration = Field(30.0, description="Upper bound of any one wait.")
+    jitter: bool = Field(True, description="Wait a random time between 0 and the back-off.")
     max_retry_after: Duration = Field(60.0, description="Longest `Retry-After` honoured.")
 
 
@@ -130,46 +135,50 @@ class HttpRequestStep(ConnectorStep):
         body, media_type = self._payload(document)
         if media_type:
             headers.setdefault("Content-Type", media_type)
+        attempts, (status, response_headers, content_type, data) = await self._send(
+            client, url, headers, body
+        )
+        if status >= 400 and self.fail_on_status:
+            raise UpstreamError(
+                f"{self.method} {url.path} answered {status} after {attempts} attempt(s)",
+                status=502,
+            )
+        return self._response_document(document, status, response_headers, content_type, data)
+
+    async def _send(
+        self, client: HttpClient, url: URL, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, _Reply]:
+        """The attempts made and the last reply, retried by the policy."""
         refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
+        made = 0
+
+        async def attempt(number: int) -> _Reply:
+            nonlocal refreshed, made
+            made = number
+            while True:
                 async with client.send(self.method, url, headers, body, refreshed) as response:
                     status = response.status
                     data = await response.read()
                     response_headers = {k.lower(): v for k, v in response.headers.items()}
                     content_type = response.content_type
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                if attempt >= self.retry.attempts:
-                    reason = redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0])
-                    raise UpstreamError(
-                        f"{self.method} {url.path} failed after {attempt} attempts: {reason}",
-                        status=502,
-                    ) from None
-                await asyncio.sleep(self._backoff(attempt, None))
-                continue
-            if status == 401 and not refreshed and _has_oauth(client):
-                refreshed = True  # one forced token refresh, not counted as an attempt
-                attempt -= 1
-                continue
-            if status in RETRY_STATUSES and attempt < self.retry.attempts:
-                wait = _retry_after(response_headers.get("retry-after"), self.retry.max_retry_after)
-                await asyncio.sleep(self._backoff(attempt, wait))
-                continue
-            break
-        if status >= 400 and self.fail_on_status:
-            raise UpstreamError(
-                f"{self.method} {url.path} answered {status} after {attempt} attempt(s)",
-                status=502,
-            )
-        return self._response_document(document, status, response_headers, content_type, data)
+                if status == 401 and not refreshed and _has_oauth(client):
+                    refreshed = True  # one forced token refresh, not counted as an attempt
+                    continue
+                if status in RETRY_STATUSES and number < self.retry.attempts:
+                    retry_after = response_headers.get("retry-after")
+                    raise TryAgain(_retry_after(retry_after, self.retry.max_retry_after))
+                return status, response_headers, content_type, data
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        ceiling = min(self.retry.backoff * 2 ** (attempt - 1), self.retry.max_backoff)
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+        try:
+            reply = await retrying(
+                self.retry, attempt, retry_on=(aiohttp.ClientError, TimeoutError)
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            raise UpstreamError(
+                f"{self.method} {url.path} failed after {made} attempts: {reason}", status=502
+            ) from None
+        return made, reply
 
     def _response_document(
         self,

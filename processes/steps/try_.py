@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr
@@ -10,26 +9,16 @@ from pydantic import Field, PrivateAttr
 from runtime.core import registry
 from runtime.core.components import Pipeline, Step
 from runtime.core.document import Document
-from runtime.core.durations import Duration
 from runtime.core.errors import StepError
-from runtime.core.models import StrictModel
+from runtime.core.retry import RetryPolicy, retrying
 
 if TYPE_CHECKING:
     from runtime.core.components import StepContext
     from runtime.core.components import StepEntry as AnyStep
 
 
-class Retry(StrictModel):
-    """How often, and how patiently, `try` re-runs its steps."""
-
-    attempts: int = Field(1, ge=1, le=10, description="Total attempts, the first included.")
-    backoff: Duration = Field(1.0, description="Wait before the second attempt.")
-    factor: float = Field(2.0, ge=1.0, description="Each further wait is this much longer.")
-    max_backoff: Duration = Field(60.0, description="Upper bound of any one wait.")
-
-    def delay(self, attempt: int) -> float:
-        """Wait after failed attempt number `attempt` (1-based)."""
-        return float(min(self.backoff * self.factor ** (attempt - 1), self.max_backoff))
+class TryRetry(RetryPolicy):
+    """The shared retry policy with its defaults: one attempt unless more are asked for."""
 
 
 @registry.step("try")
@@ -42,7 +31,7 @@ class TryStep(Step):
     catch: list[AnyStep] = Field(
         default_factory=list, description="Steps run when every attempt failed."
     )
-    retry: Retry = Field(default_factory=lambda: Retry(), description="Retry policy.")
+    retry: TryRetry = Field(default_factory=lambda: TryRetry(), description="Retry policy.")
 
     _body: Pipeline = PrivateAttr()
     _catch: Pipeline = PrivateAttr()
@@ -53,16 +42,14 @@ class TryStep(Step):
         self._catch = Pipeline(self.catch, f"{path}.catch")
 
     async def run(self, documents: list[Document], context: StepContext) -> list[Document]:
-        error: StepError | None = None
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                # Each attempt works on copies, so a failed attempt leaves no half-changes.
-                return await self._body.run([doc.copy() for doc in documents], context)
-            except StepError as exc:
-                error = exc
-                if attempt < self.retry.attempts:
-                    await asyncio.sleep(self.retry.delay(attempt))
-        assert error is not None
+        async def attempt(number: int) -> list[Document]:
+            # Each attempt works on copies, so a failed attempt leaves no half-changes.
+            return await self._body.run([doc.copy() for doc in documents], context)
+
+        try:
+            return await retrying(self.retry, attempt, retry_on=(StepError,))
+        except StepError as exc:
+            error = exc
         if not self.catch:
             raise error
         caught = []

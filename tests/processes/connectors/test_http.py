@@ -18,6 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from processes.connectors.http_steps import HttpRetry
+from runtime.core import retry
 from runtime.core.connections import Connections
 from runtime.core.document import Document
 from runtime.loading.connections import load_connections
@@ -174,6 +176,56 @@ async def test_permanent_500_fails_after_the_attempts(
     assert "POST /api/broken answered 500 after 3 attempt(s)" in error.detail
     assert state.calls["broken"] == 3
     await connections.close()
+
+
+class FakeAsyncio:
+    """Stands in for the `asyncio` module as the retry loop sees it: only `sleep` is used."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self.waits = waits
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+async def test_waits_follow_the_shared_retry_policy(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(retry, "asyncio", FakeAsyncio(waits))
+    state, url = upstream
+    retry_block = "{attempts: 4, backoff: 1s, factor: 3, max_backoff: 5s, jitter: false}"
+    process, connections = build(
+        tmp_path,
+        url,
+        "[]",
+        f"- http.request: {{connection: api, path: \"'/broken'\", retry: {retry_block}}}",
+    )
+    result = await process.execute([Document.json({})], connections=connections)
+    assert result.execution.error is not None
+    assert state.calls["broken"] == 4
+    assert waits == [1.0, 3.0, 5.0]  # as `try` waits; none after the last attempt
+
+    # The defaults keep their jitter: every wait between 0 and its back-off.
+    waits.clear()
+    process, _ = build(
+        tmp_path / "default", url, "[]", "- http.request: {connection: api, path: \"'/broken'\"}"
+    )
+    await process.execute([Document.json({})], connections=connections)
+    assert len(waits) == 2
+    assert 0 <= waits[0] <= 0.5 and 0 <= waits[1] <= 1.0
+    await connections.close()
+
+
+def test_http_retry_defaults_and_the_keys_it_always_took() -> None:
+    policy = HttpRetry.model_validate(
+        {"attempts": 5, "backoff": "10ms", "max_backoff": "2s", "max_retry_after": 30}
+    )
+    assert (policy.attempts, policy.backoff, policy.max_backoff) == (5, 0.01, 2.0)
+    assert policy.max_retry_after == 30.0
+    default = HttpRetry()
+    assert (default.attempts, default.backoff, default.factor) == (3, 0.5, 2.0)
+    assert (default.max_backoff, default.jitter, default.max_retry_after) == (30.0, True, 60.0)
 
 
 async def test_credentials_in_order_and_no_secret_leaks(

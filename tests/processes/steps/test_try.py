@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from processes.steps import try_
-from processes.steps.try_ import Retry, TryStep
+from processes.steps.try_ import TryStep
+from runtime.core import retry
 from runtime.core.components import Step, StepContext
 from runtime.core.document import Document
 from runtime.core.engine import ExecutionStatus
@@ -119,7 +119,7 @@ async def test_default_is_a_single_attempt(tmp_path: Path) -> None:
 
 
 class FakeAsyncio:
-    """Stands in for the `asyncio` module as `try_` sees it: only `sleep` is used."""
+    """Stands in for the `asyncio` module as the retry loop sees it: only `sleep` is used."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[None]]):
         self.sleep = sleep
@@ -176,7 +176,7 @@ async def test_backoff_between_attempts(tmp_path: Path, monkeypatch: pytest.Monk
     async def fake_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(try_, "asyncio", FakeAsyncio(fake_sleep))
+    monkeypatch.setattr(retry, "asyncio", FakeAsyncio(fake_sleep))
     result = await run_steps(
         tmp_path,
         """
@@ -206,13 +206,6 @@ async def test_backoff_really_waits(tmp_path: Path) -> None:
         Document.json({}),
     )
     assert loop.time() - started >= 0.06  # 20ms + 40ms
-
-
-def test_retry_delay() -> None:
-    retry = Retry(attempts=5, backoff=0.5, factor=2.0, max_backoff=3.0)
-    assert [retry.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
-    assert Retry().delay(1) == 1.0
-    assert Retry().attempts == 1
 
 
 def test_retry_configuration_limits(tmp_path: Path) -> None:
