@@ -13,7 +13,6 @@ from runtime.core.definitions import ProcessDefinition
 from runtime.core.response_config import ResponseConfig
 from runtime.security.config import SecurityConfig
 
-SCHEMA_ID = "urn:wharf:schema:process"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

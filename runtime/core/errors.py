@@ -8,8 +8,6 @@ the details go to the server log only.
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class WharfError(Exception):
     """Base of every error Wharf raises on purpose."""
@@ -25,10 +23,6 @@ class WharfError(Exception):
             self.status = status
         if title is not None:
             self.title = title
-
-    def problem_fields(self) -> dict[str, Any]:
-        """Extra members for the problem body (RFC 9457 extensions)."""
-        return {}
 
 
 class ConfigError(WharfError):

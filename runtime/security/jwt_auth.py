@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import jwt
 from cryptography import x509
@@ -25,7 +25,6 @@ from runtime.core.secrets import SecretError, is_reference, resolve
 from runtime.security.errors import AuthFailed
 
 Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
-ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 MAX_TOKEN_LENGTH = 16_384  # far above any real token; bounds the work an attacker can ask

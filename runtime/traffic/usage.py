@@ -50,11 +50,6 @@ _TOP = len(_EDGES)
 Grouping = Literal["listener", "caller"]
 
 
-def latency_bucket(seconds: float) -> int:
-    """The histogram bucket of a latency."""
-    return bisect_right(_EDGES, seconds)
-
-
 def bucket_value(bucket: int) -> float:
     """The latency a bucket reads as, in seconds: its geometric middle (or its edge)."""
     if bucket == 0:
@@ -172,7 +167,7 @@ class UsageRecorder:
             aggregate.status[status_class] += 1
         aggregate.bytes_in += bytes_in
         aggregate.bytes_out += bytes_out
-        bucket = bisect_right(_EDGES, seconds)  # latency_bucket(), inlined
+        bucket = bisect_right(_EDGES, seconds)  # the latency's histogram bucket
         latency = aggregate.latency
         latency[bucket] = latency.get(bucket, 0) + 1
         if reason is not None:
@@ -211,11 +206,6 @@ class UsageRecorder:
             rows.append(row)
         rows.sort(key=lambda row: (-row["requests"], row["listener"], row.get("caller", "")))
         return rows
-
-    @property
-    def series(self) -> int:
-        """How many aggregates are held (the memory bound is `max_series`)."""
-        return self._series
 
     def minutes(self) -> list[int]:
         """Start times of the minutes held, oldest first."""

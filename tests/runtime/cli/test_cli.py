@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from runtime.cli.main import main
-from runtime.cli.reference import SCHEMA_ID, component_reference
+from runtime.cli.reference import component_reference
 from runtime.core import registry
 from runtime.loading.loader import process_files
 from tests.helpers import fresh_dir, write_files
@@ -30,7 +30,7 @@ def schema_from_cli(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 def test_schema_is_valid_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     schema = schema_from_cli(capsys)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == SCHEMA_ID
+    assert schema["$id"] == "urn:wharf:schema:process"
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["required"] == ["name", "trigger"]
     assert schema["additionalProperties"] is False

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from runtime.traffic.usage import OTHER, UsageRecorder, bucket_value, latency_bucket
+from runtime.traffic.usage import OTHER, UsageRecorder
 
 PRECISION = 0.045  # documented: percentiles within 4.5 % of the exact value
 T0 = 1_700_000_040.0  # a minute start
@@ -115,12 +115,19 @@ def test_tail_percentiles_tell_fast_and_slow_requests_apart() -> None:
 
 def test_every_bucket_reads_within_the_precision() -> None:
     rng = random.Random(3)
-    for _ in range(10_000):
-        seconds = 10 ** rng.uniform(-5, 3.5)  # 10 µs .. ~53 min
-        assert bucket_value(latency_bucket(seconds)) == pytest.approx(seconds, rel=PRECISION)
-    assert bucket_value(latency_bucket(0.0)) == 1e-5
-    assert bucket_value(latency_bucket(-1.0)) == 1e-5
-    assert bucket_value(latency_bucket(1e9)) == pytest.approx(3796, rel=0.01)
+    latencies = [10 ** rng.uniform(-5, 3.5) for _ in range(10_000)]  # 10 µs .. ~53 min
+    usage = UsageRecorder(max_callers_per_minute=len(latencies), clock=Clock())
+    for caller, seconds in enumerate(latencies):  # one caller each: p50 is its bucket
+        usage.record("orders", str(caller), 200, 0, 0, seconds)
+    read = {row["caller"]: row["latency_ms"]["p50"] for row in usage.summary(by="caller")}
+    for caller, seconds in enumerate(latencies):
+        # Milliseconds with three decimals: the rounding adds at most half a microsecond.
+        exact_ms = seconds * 1000
+        assert abs(read[str(caller)] - exact_ms) <= exact_ms * PRECISION + 0.0005
+    for seconds, expected_ms in [(0.0, 0.01), (-1.0, 0.01), (1e9, pytest.approx(3796e3, rel=0.01))]:
+        usage = UsageRecorder(clock=Clock())
+        usage.record("orders", "acme", 200, 0, 0, seconds)
+        assert usage.summary()[0]["latency_ms"]["p50"] == expected_ms
 
 
 def test_since_selects_whole_minutes_and_defaults_to_the_last_hour() -> None:
@@ -140,7 +147,8 @@ def test_since_selects_whole_minutes_and_defaults_to_the_last_hour() -> None:
 
 def test_minutes_older_than_the_window_are_dropped() -> None:
     clock = Clock()
-    usage = UsageRecorder(window=3600, clock=clock)
+    # Room for two aggregates: a count not lowered as minutes expire would drop more.
+    usage = UsageRecorder(window=3600, max_callers_per_minute=1, max_series=2, clock=clock)
     usage.record("orders", "acme", 200, 0, 0, 0.01)
     clock.now = T0 + 3540  # 59 minutes later: T0's minute is still in the window
     usage.record("orders", "acme", 200, 0, 0, 0.01)
@@ -151,12 +159,14 @@ def test_minutes_older_than_the_window_are_dropped() -> None:
     usage.record("orders", "acme", 200, 0, 0, 0.01)
     assert usage.minutes() == [int(T0) + 3540, int(T0) + 3600]
     assert usage.summary(since=0)[0]["requests"] == 2
-    assert usage.series == 2
 
     clock.now = T0 + 10 * 3600  # idle since: a summary drops the stale minutes too
     assert usage.summary(since=0) == []
     assert usage.minutes() == []
-    assert usage.series == 0
+    usage.record("orders", "acme", 200, 0, 0, 0.01)
+    clock.now += 60
+    usage.record("orders", "acme", 200, 0, 0, 0.01)
+    assert len(usage.minutes()) == 2  # both fit: the dropped minutes no longer count
 
 
 def test_a_clock_stepping_back_keeps_recording_into_the_current_minute() -> None:
@@ -176,8 +186,7 @@ def test_callers_past_the_limit_in_a_minute_fold_into_other() -> None:
         usage.record("orders", caller, 200, 1, 1, 0.01)
 
     rows = {row["caller"]: row["requests"] for row in usage.summary(by="caller")}
-    assert rows == {"a": 2, "b": 1, "c": 1, OTHER: 3}
-    assert usage.series == 4  # three callers and the fold
+    assert rows == {"a": 2, "b": 1, "c": 1, OTHER: 3}  # three callers and the fold
 
     clock.now = T0 + 60  # a new minute has room again
     usage.record("orders", "e", 200, 1, 1, 0.01)
@@ -194,8 +203,11 @@ def test_a_flood_of_callers_shortens_the_window_instead_of_growing() -> None:
         for caller in range(150):
             usage.record("orders", f"bot-{minute}-{caller}", 401, 10, 0, 0.001, rejected="auth")
 
-    assert usage.series <= 250 + 1  # plus at most one fold per listener
     assert usage.minutes() == [int(T0) + 60 * 8, int(T0) + 60 * 9]
+    # Callers are new every minute, so each row but the fold is one aggregate; the fold
+    # is one per minute held.
+    rows = usage.summary(since=0, by="caller")
+    assert len(rows) - 1 + len(usage.minutes()) <= 250 + 1  # plus at most one fold per listener
     [row] = usage.summary(since=0)
     assert row["requests"] == 2 * 150
     assert row["rejected"]["auth"] == 2 * 150
