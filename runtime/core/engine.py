@@ -53,7 +53,7 @@ class Execution:
     """One run of a process. Steps report into it through `run_step`."""
 
     process: str
-    trigger: str
+    started_by: str  # listener, api, schedule, poll or retry: the record's `trigger` field
     id: str = field(default_factory=new_execution_id)
     status: ExecutionStatus = ExecutionStatus.QUEUED
     started_at: float | None = None  # epoch seconds
@@ -105,7 +105,7 @@ class Execution:
         return {
             "id": self.id,
             "process": self.process,
-            "trigger": self.trigger,
+            "trigger": self.started_by,
             "status": str(self.status),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -136,7 +136,7 @@ class Process:
     async def execute(
         self,
         documents: list[Document],
-        trigger: str = "listener",
+        started_by: str = "listener",
         execution_id: str | None = None,
         connections: Connections | None = None,
         attempt: int = 1,
@@ -144,9 +144,9 @@ class Process:
     ) -> ExecutionResult:
         """Run the steps. Step failures are recorded on the execution, not raised."""
         execution = (
-            Execution(self.name, trigger, id=execution_id)
+            Execution(self.name, started_by, id=execution_id)
             if execution_id is not None
-            else Execution(self.name, trigger)
+            else Execution(self.name, started_by)
         )
         execution.connections = connections
         execution.attempt = attempt
@@ -179,7 +179,7 @@ class Process:
             "execution %s process=%s trigger=%s status=%s duration_ms=%.2f docs=%d->%d",
             execution.id,
             self.name,
-            trigger,
+            started_by,
             execution.status,
             execution.duration_ms or 0.0,
             execution.documents_in,

@@ -150,7 +150,7 @@ class Dispatcher:
         process: Process,
         request: dict[str, Any],
         *,
-        trigger: str = "listener",
+        started_by: str = "listener",
         idempotency_key: str | None = None,
         parent_id: str | None = None,
         idempotency_scope: str = "",
@@ -164,7 +164,7 @@ class Dispatcher:
         item = InboxItem(
             id=new_execution_id(),
             process=process.name,
-            trigger=trigger,
+            trigger=started_by,
             received_at=time.time(),
             request=request,
             idempotency_key=idempotency_key,
@@ -271,13 +271,13 @@ class Dispatcher:
         process: Process,
         documents: list[Document],
         *,
-        trigger: str = "listener",
+        started_by: str = "listener",
         max_wait: float | None = None,
     ) -> ExecutionResult | Pending:
         self._reserve()
         created = time.time()
         execution_id = new_execution_id()
-        work = self._execute(process, documents, trigger, execution_id, created_at=created)
+        work = self._execute(process, documents, started_by, execution_id, created_at=created)
         if max_wait is None:
             try:
                 return await work
@@ -291,7 +291,7 @@ class Dispatcher:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         # Record it as running now, so the status link answers at once.
-        running = Execution(process.name, trigger, id=execution_id)
+        running = Execution(process.name, started_by, id=execution_id)
         running.status = ExecutionStatus.RUNNING
         await self.store.save_execution(execution_record(running, "summary", created_at=created))
         return Pending(execution_id)
@@ -305,14 +305,14 @@ class Dispatcher:
         self,
         process: Process,
         documents: list[Document],
-        trigger: str,
+        started_by: str,
         execution_id: str,
         *,
         created_at: float | None = None,
     ) -> ExecutionResult:
         """Run inline and queue the record, waiting only when the store falls behind."""
         result, record = await self._run_process(
-            process, documents, trigger, execution_id, None, created_at=created_at
+            process, documents, started_by, execution_id, None, created_at=created_at
         )
         self.store.save_execution_soon(record)
         if self.store.pending_writes > self.max_pending_writes:
@@ -323,7 +323,7 @@ class Dispatcher:
         self,
         process: Process,
         documents: list[Document],
-        trigger: str,
+        started_by: str,
         execution_id: str,
         item: InboxItem | None,
         *,
@@ -337,14 +337,14 @@ class Dispatcher:
         attempt = attempt or Attempt(1, [])
         result = await process.execute(
             documents,
-            trigger=trigger,
+            started_by=started_by,
             execution_id=execution_id,
             connections=self.connections,
             attempt=attempt.number,
             token_root=attempt.token_root,
         )
         if self.metrics is not None:
-            self.metrics.observe_execution(process.name, trigger, str(result.execution.status))
+            self.metrics.observe_execution(process.name, started_by, str(result.execution.status))
         record = execution_record(
             result.execution,
             level,

@@ -104,7 +104,7 @@ def execution_record(
     return ExecutionRecord(
         id=execution.id,
         process=execution.process,
-        trigger=execution.trigger,
+        trigger=execution.started_by,
         status=str(execution.status),
         created_at=created_at if created_at is not None else (started or 0.0),
         started_at=started,

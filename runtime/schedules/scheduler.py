@@ -314,7 +314,7 @@ class Scheduler:
                 record.executions += 1
                 try:
                     result = await self.dispatcher.run(
-                        entry.process, batch.documents, trigger=entry.trigger.execution_trigger
+                        entry.process, batch.documents, started_by=entry.trigger.execution_trigger
                     )
                 except Exception as exc:  # Overloaded, stopping...
                     failed = True

@@ -153,7 +153,7 @@ async def execute_process(request: web.Request) -> web.Response:
         accepted = await state.dispatcher.accept(
             process,
             stored,
-            trigger="api",
+            started_by="api",
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             idempotency_scope=ADMIN_SCOPE,
             request_hash=request_fingerprint(stored),
@@ -161,7 +161,7 @@ async def execute_process(request: web.Request) -> web.Response:
         return accepted_response(accepted.execution_id, duplicate=accepted.duplicate)
     max_wait = parse_max_wait(wait, None)
     documents = documents_from_request(stored)
-    outcome = await state.dispatcher.run(process, documents, trigger="api", max_wait=max_wait)
+    outcome = await state.dispatcher.run(process, documents, started_by="api", max_wait=max_wait)
     if isinstance(outcome, Pending):
         return accepted_response(outcome.execution_id)
     record = await state.store.get_execution(outcome.execution.id)
@@ -218,7 +218,7 @@ async def retry_execution(request: web.Request) -> web.Response:
             title="Conflict",
         )
     accepted = await state.dispatcher.accept(
-        process, stored, trigger="retry", parent_id=execution_id, retry_of=record
+        process, stored, started_by="retry", parent_id=execution_id, retry_of=record
     )
     return accepted_response(accepted.execution_id)
 

@@ -48,7 +48,7 @@ async def test_trace_of_a_successful_execution(tmp_path: Path) -> None:
     assert execution.status is ExecutionStatus.SUCCEEDED
     assert execution.error is None
     assert execution.process == "routed"
-    assert execution.trigger == "listener"
+    assert execution.started_by == "listener"
     assert steps_of(execution) == [
         "steps[0].set",
         "steps[1].route",
@@ -90,11 +90,11 @@ async def test_default_branch_path_in_trace(tmp_path: Path) -> None:
 async def test_failure_is_recorded_with_the_step_path(tmp_path: Path) -> None:
     process = load_process(tmp_path, ROUTED)
     result = await process.execute(
-        [Document.json({"amount": -5, "lines": []})], trigger="api", execution_id="exec-1"
+        [Document.json({"amount": -5, "lines": []})], started_by="api", execution_id="exec-1"
     )
     execution = result.execution
     assert execution.id == "exec-1"
-    assert execution.trigger == "api"
+    assert execution.started_by == "api"
     assert execution.status is ExecutionStatus.FAILED
     assert result.documents == []
     assert (execution.documents_in, execution.documents_out) == (1, 0)
