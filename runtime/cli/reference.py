@@ -27,7 +27,7 @@ def process_json_schema() -> dict[str, Any]:
 
 def connections_json_schema() -> dict[str, Any]:
     """The schema of `connections.yaml`: each entry by the model its `connector` names,
-    as `runtime.core.connections.load_connections` picks it."""
+    as `runtime.loading.connections.load_connections` picks it."""
     kinds = tuple(registry.CONNECTORS[name] for name in sorted(registry.CONNECTORS))
     entry = Annotated[Union[kinds], Field(discriminator="connector")]  # type: ignore[valid-type]  # noqa: UP007
     model = create_model(

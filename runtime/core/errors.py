@@ -33,7 +33,9 @@ class ConfigError(WharfError):
 
 
 class RequestError(WharfError):
-    """The caller sent something Wharf cannot accept (4xx)."""
+    """A request Wharf refuses before running anything: something it cannot accept (400 and
+    the other 4xx), or no room to run it just now (503 with `Retry-After`: overloaded, the
+    listener busy). `headers` go out with the answer."""
 
     status = 400
     problem = "bad-request"

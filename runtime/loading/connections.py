@@ -1,4 +1,5 @@
-"""Named connections from `connections.yaml`, and the live clients behind them.
+"""Named connections from `connections.yaml` (the live clients behind them are in
+`runtime/core/connections.py`).
 
 ```yaml
 connections:
@@ -8,8 +9,7 @@ connections:
 ```
 
 Each connection is one connector kind (the `connector:` key selects its config model).
-Steps name a connection; the name is checked at load. Clients open on first use, one per
-connection, shared by every execution, and close at shutdown.
+Steps name a connection; the name is checked at load.
 """
 
 from __future__ import annotations
