@@ -1,9 +1,12 @@
 """The `sql` connector: SQLAlchemy Core (async) over SQLite, PostgreSQL and MySQL/MariaDB.
 
 URLs name the async driver: `sqlite+aiosqlite:///file.db`, `postgresql+asyncpg://...`,
-`mysql+asyncmy://...`. A password is given by reference (`${env:DB_PASSWORD}`), never
-literally; it is put into the URL object as is, so `@`, `/` or `#` in it stay part of the
-password. Relative SQLite paths are relative to the directory holding connections.yaml.
+`mysql+asyncmy://...`. The PostgreSQL and MySQL drivers are extras (`pip install
+'wharf[postgresql]'`, `'wharf[mysql]'`; `mysql+aiomysql` needs `aiomysql`): a missing one
+is named when the connection opens. A password is given by reference
+(`${env:DB_PASSWORD}`), never literally; it is put into the URL object as is, so `@`, `/`
+or `#` in it stay part of the password. Relative SQLite paths are relative to the
+directory holding connections.yaml.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from sqlalchemy.pool import NullPool
 
 from runtime.core import registry, secrets
 from runtime.core.components import ConnectionClient, ConnectionConfig
+from runtime.core.errors import ConfigError
 
 DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "mysql+asyncmy", "mysql+aiomysql")
+_INSTALL = {"asyncpg": "'wharf[postgresql]'", "asyncmy": "'wharf[mysql]'"}
 
 
 @registry.connector("sql")
@@ -97,7 +102,7 @@ class SqlConnection(ConnectionConfig):
             assert url.database is not None
             if not await asyncio.to_thread(Path(url.database).is_file):
                 return _Absent(f"sqlite: {url.database} does not exist yet (created on first use)")
-        return SqlClient(create_async_engine(url, poolclass=NullPool))
+        return SqlClient(_engine(url, poolclass=NullPool))
 
     async def open(self) -> SqlClient:
         url = self.resolved_url()
@@ -107,12 +112,10 @@ class SqlConnection(ConnectionConfig):
         if _sqlite_file(url):
             # SQLite has one writer at a time: one pooled connection queues writers in the
             # pool instead of spinning on the file lock; WAL lets readers go on meanwhile.
-            engine = create_async_engine(
-                url, pool_size=1, max_overflow=0, pool_timeout=self.timeout
-            )
+            engine = _engine(url, pool_size=1, max_overflow=0, pool_timeout=self.timeout)
             event.listen(engine.sync_engine, "connect", _sqlite_wal)
         else:
-            engine = create_async_engine(
+            engine = _engine(
                 url, pool_size=self.pool_size, pool_timeout=self.timeout, pool_pre_ping=True
             )
         if url.drivername.startswith("sqlite"):
@@ -162,6 +165,18 @@ def resolved_url(text: str) -> URL:
         database=fill(url.database),
         query=query,
     )
+
+
+def _engine(url: URL, **options: Any) -> AsyncEngine:
+    """The engine; a driver that is not installed is named, with what installs it."""
+    try:
+        return create_async_engine(url, **options)
+    except ModuleNotFoundError as exc:
+        module = exc.name or url.get_driver_name()
+        install = _INSTALL.get(module, module)
+        raise ConfigError(
+            f"the {url.drivername} driver is not installed (pip install {install})"
+        ) from None
 
 
 def _sqlite_file(url: URL) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import textwrap
 import uuid
 from collections.abc import AsyncIterator
@@ -16,8 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from processes.connectors.sql import SqlConnection
 from runtime.core.connections import Connections
 from runtime.core.document import Document
+from runtime.core.errors import ConfigError
 from runtime.loading.connections import load_connections
 from runtime.loading.loader import ProcessLoadError, load_directory, load_processes
 
@@ -196,3 +199,23 @@ def test_literal_passwords_and_unknown_connections_are_refused(tmp_path: Path) -
         "p.yaml:4 steps[0].sql.query.connection: no connection 'nope' in connections.yaml (fine)"
         in str(caught.value.problems[0])
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "install"),
+    [
+        ("postgresql+asyncpg://app@db.invalid/x", "asyncpg", "'wharf[postgresql]'"),
+        ("mysql+asyncmy://app@db.invalid/x", "asyncmy", "'wharf[mysql]'"),
+        ("mysql+aiomysql://app@db.invalid/x", "aiomysql", "aiomysql"),
+    ],
+)
+async def test_a_driver_not_installed_is_named_with_what_installs_it(
+    url: str, module: str, install: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    config = SqlConnection(connector="sql", url=url)
+    expected = f"the {url.split(':')[0]} driver is not installed (pip install {install})"
+    for opening in (config.open, config.open_for_check):
+        with pytest.raises(ConfigError) as caught:
+            await opening()
+        assert caught.value.detail == expected
