@@ -26,7 +26,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from processes.connectors.base import check_connection_name
 from processes.connectors.paths import confine
-from processes.connectors.remote import (
+from processes.connectors.remote_files import (
     RemoteClient,
     RemoteConnection,
     RemoteEntry,

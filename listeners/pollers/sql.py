@@ -19,8 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from processes.connectors.base import check_connection_name
-from processes.connectors.sql import SqlClient
-from processes.connectors.sql_steps import SqlError
+from processes.connectors.sql import SqlClient, SqlError
 from runtime.core import registry
 from runtime.core.document import Document
 from runtime.core.secrets import redact_text

@@ -1,25 +1,5 @@
 """Outbound connectors. Importing this package registers each of them."""
 
-from processes.connectors import (
-    file,
-    file_steps,
-    http,
-    http_steps,
-    remote,
-    remote_steps,
-    soap,
-    sql,
-    sql_steps,
-)
+from processes.connectors import file, ftp, http, sftp, soap, sql
 
-__all__ = [
-    "file",
-    "file_steps",
-    "http",
-    "http_steps",
-    "remote",
-    "remote_steps",
-    "soap",
-    "sql",
-    "sql_steps",
-]
+__all__ = ["file", "ftp", "http", "sftp", "soap", "sql"]

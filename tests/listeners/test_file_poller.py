@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from processes.connectors.remote import FtpSession, RemoteEntry, SftpSession
+from processes.connectors.ftp import FtpSession
+from processes.connectors.remote_files import RemoteEntry
+from processes.connectors.sftp import SftpSession
 from runtime.loading.loader import load_directory
 from runtime.server.app import create_app
 from runtime.server.settings import Settings

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from processes.connectors.http_steps import HttpRetry
+from processes.connectors.http import HttpRetry
 from runtime.core import retry
 from runtime.core.connections import Connections
 from runtime.core.document import Document

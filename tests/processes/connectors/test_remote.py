@@ -13,7 +13,7 @@ import pytest
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.servers import FTPServer
 
-from processes.connectors.remote import FtpSession
+from processes.connectors.ftp import FtpSession
 from runtime.core.connections import Connections
 from runtime.core.document import Document
 from runtime.loading.loader import load_directory

@@ -17,10 +17,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import TableClause
 
 from processes.connectors.base import ConnectorStep
-from processes.connectors.sql import SqlClient
+from processes.connectors.sql.connection import SqlClient, SqlError
 from runtime.core import registry
 from runtime.core.document import Document
-from runtime.core.errors import WharfError
 from runtime.core.expressions import ValueField, variables
 from runtime.core.secrets import redact_text
 
@@ -28,11 +27,6 @@ if TYPE_CHECKING:
     from runtime.core.components import StepContext
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-
-
-class SqlError(WharfError):
-    problem = "sql-error"
-    title = "Database error"
 
 
 def _check_identifier(value: str) -> str:

@@ -10,30 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema, model_validator
 
 from processes.connectors.base import ConnectorStep
-from processes.connectors.file import FileAccessError, FileClient
+from processes.connectors.bodies import body_bytes
+from processes.connectors.file.connection import FileAccessError, FileClient
 from runtime.core import registry
 from runtime.core.document import BodyKind, Document
-from runtime.core.errors import DocumentError
 from runtime.core.expressions import ValueField, variables
-from runtime.formats.codecs import serialize_json, serialize_xml
 
 if TYPE_CHECKING:
     from runtime.core.components import StepContext
-
-
-def body_bytes(document: Document) -> bytes:
-    match document.kind:
-        case BodyKind.RAW:
-            return bytes(document.body)
-        case BodyKind.TEXT:
-            return str(document.body).encode("utf-8")
-        case BodyKind.JSON:
-            return serialize_json(document.body)
-        case BodyKind.XML:
-            return serialize_xml(document.body)
-        case BodyKind.FILE:
-            return Path(document.body).read_bytes()
-    raise DocumentError("this document has no body to write")
 
 
 _WRITE_BEHAVIOURS = ("overwrite", "create", "append")

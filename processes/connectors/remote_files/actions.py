@@ -1,7 +1,8 @@
-"""`ftp.*` and `sftp.*` actions: put, get, list, delete and rename remote files.
+"""The remote-file actions `ftp` and `sftp` share: put, get, list, delete and rename.
 
-The same five actions for both connectors; each runs its whole batch in one session in
-a worker thread.
+Each connector registers a small subclass of each (`ftp.put` is `FtpPutStep(PutStep)`)
+naming its connector; the work is the same, over whichever `RemoteSession` the
+connection's client opens. A step runs its whole batch in one session in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from processes.connectors.base import ConnectorStep
-from processes.connectors.file_steps import body_bytes
-from processes.connectors.remote import RemoteClient, RemoteFileError, RemoteSession, matches
-from runtime.core import registry
+from processes.connectors.bodies import body_bytes
+from processes.connectors.remote_files.session import (
+    RemoteClient,
+    RemoteFileError,
+    RemoteSession,
+    matches,
+)
 from runtime.core.document import BodyKind, Document
 from runtime.core.errors import WharfError
 from runtime.core.expressions import ValueField, variables
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
 
 
 class RemoteStep(ConnectorStep):
+    """Base of the remote-file actions: runs `work` in one session of the connection."""
+
     async def in_session(
         self, context: StepContext, work: Callable[[RemoteSession, RemoteClient], Any]
     ) -> Any:
@@ -141,24 +148,3 @@ class RenameStep(RemoteStep):
 
         await self.in_session(context, work)
         return documents
-
-
-ACTIONS: dict[str, type[RemoteStep]] = {
-    "put": PutStep,
-    "get": GetStep,
-    "list": ListStep,
-    "delete": DeleteStep,
-    "rename": RenameStep,
-}
-
-# One registered class per connector and action (`ftp.put`, `sftp.put`, ...).
-for _connector in ("ftp", "sftp"):
-    for _action, _base in ACTIONS.items():
-        _name = f"{_connector.capitalize()}{_base.__name__}"
-        _cls = type(
-            _name,
-            (_base,),
-            {"__doc__": _base.__doc__, "connector": _connector, "__module__": __name__},
-        )
-        registry.step(f"{_connector}.{_action}")(_cls)
-        globals()[_name] = _cls

@@ -16,9 +16,9 @@ import aiohttp
 from pydantic import Field, field_validator
 
 from processes.connectors.base import ConnectorStep
-from processes.connectors.file_steps import body_bytes
-from processes.connectors.http import HttpClient
-from processes.connectors.http_paths import header_value, path_template, request_path, under
+from processes.connectors.bodies import body_bytes
+from processes.connectors.http.connection import HttpClient
+from processes.connectors.http.paths import header_value, path_template, request_path, under
 from runtime.core import registry
 from runtime.core.document import BodyKind, Document
 from runtime.core.durations import Duration
