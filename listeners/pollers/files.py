@@ -11,16 +11,14 @@ runs in a worker thread, on one session per fire.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fnmatch
 import logging
 import posixpath
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -32,6 +30,9 @@ from processes.connectors.remote_files import (
     RemoteEntry,
     RemoteFileError,
     RemoteSession,
+    ReopeningSession,
+    media_type,
+    move_into,
 )
 from runtime.core import registry
 from runtime.core.document import Document
@@ -46,23 +47,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wharf.poller.files")
 
-T = TypeVar("T")
-
 # A claim still `running` after this long belongs to a runtime that died; another takes over.
 CLAIM_STALE_AFTER = 3600.0
 # Most servers give whole-second mtimes: a file may have changed up to a second after it.
 MTIME_RESOLUTION = 1.0
 MAX_DEPTH = 16  # `recursive` stops here (a symlink loop on an FTP server)
-MEDIA_TYPES = {
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".xml": "application/xml",
-    ".txt": "text/plain",
-}
-
-
-def media_type(name: str) -> str:
-    return MEDIA_TYPES.get(posixpath.splitext(name)[1].lower(), "application/octet-stream")
 
 
 class FilePollTrigger(TimedTrigger):
@@ -158,46 +147,11 @@ class _Pick:
         return datetime.fromtimestamp(self.entry.mtime, UTC).isoformat()
 
 
-class _Session:
-    """A fire's remote session. A call that fails on a session already used is retried
-    once on a fresh one: the old one may have idled out while an execution ran."""
-
-    def __init__(self, client: RemoteClient):
-        self.client = client
-        self.session: RemoteSession | None = None
-        self.used = False
-
-    async def call(self, work: Callable[[RemoteSession], T]) -> T:
-        return await asyncio.to_thread(self._call, work)
-
-    def _call(self, work: Callable[[RemoteSession], T]) -> T:
-        if self.session is not None and self.used:
-            try:
-                return work(self.session)
-            except WharfError:
-                raise
-            except Exception:
-                self._close()
-        if self.session is None:
-            self.session = self.client.session()
-        self.used = True
-        return work(self.session)
-
-    def _close(self) -> None:
-        session, self.session, self.used = self.session, None, False
-        if session is not None:
-            with contextlib.suppress(Exception):  # a dead session has nothing left to release
-                session.__exit__(None, None, None)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._close)
-
-
 class FileSource(Source):
     def __init__(self, trigger: FilePollTrigger, connections: Connections):
         self.trigger = trigger
         self.connections = connections
-        self._open: set[_Session] = set()
+        self._open: set[ReopeningSession] = set()
         self._config: RemoteConnection | None = None
 
     async def batches(self, fire: Fire) -> AsyncIterator[Batch]:
@@ -205,7 +159,7 @@ class FileSource(Source):
         if not isinstance(client, RemoteClient):  # pragma: no cover - checked at load
             raise ConfigError(f"connection {self.trigger.connection!r} is not ftp or sftp")
         self._config = client.config
-        session = _Session(client)
+        session = ReopeningSession(client)
         self._open.add(session)
         errors: list[str] = []
         try:
@@ -266,7 +220,7 @@ class FileSource(Source):
         return sorted(fresh, key=lambda p: (p.entry.mtime, p.path))
 
     async def _download(
-        self, fire: Fire, session: _Session, pick: _Pick, errors: list[str]
+        self, fire: Fire, session: ReopeningSession, pick: _Pick, errors: list[str]
     ) -> bytes | None:
         """The file's bytes, or None: not this fire (it changed, another runtime has it, or
         the download failed: then the file got the error treatment and `errors` says why)."""
@@ -316,7 +270,7 @@ class FileSource(Source):
 
     async def succeeded(self, fire: Fire, batch: Batch, execution_id: str) -> None:
         pick: _Pick = batch.context["pick"]
-        session: _Session = batch.context["session"]
+        session: ReopeningSession = batch.context["session"]
         try:
             if self.trigger.on_success == "delete":
                 await session.call(lambda s: s.delete(pick.path))
@@ -336,7 +290,7 @@ class FileSource(Source):
         await self._on_error(fire, batch.context["session"], pick, execution_id)
 
     async def _on_error(
-        self, fire: Fire, session: _Session, pick: _Pick, execution_id: str | None
+        self, fire: Fire, session: ReopeningSession, pick: _Pick, execution_id: str | None
     ) -> None:
         action = self.trigger.on_error
         if action == "retry":
@@ -363,27 +317,13 @@ class FileSource(Source):
         self._open.clear()
 
 
-def move_into(session: RemoteSession, path: str, directory: str) -> str:
-    """Move a file into `directory` (created if missing), never over another file: a
-    clashing name gets a UTC timestamp before its extension."""
-    session.mkdir(directory)
-    name = posixpath.basename(path)
-    target = posixpath.join(directory, name)
-    if session.stat(target) is not None:
-        stem, extension = posixpath.splitext(name)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = posixpath.join(directory, f"{stem}.{stamp}{extension}")
-    session.rename(path, target)
-    return target
+@registry.trigger("ftp.poll")
+class FtpPollTrigger(FilePollTrigger):
+    __doc__ = FilePollTrigger.__doc__
+    connector = "ftp"
 
 
-# One registered class per connector (`ftp.poll`, `sftp.poll`).
-for _connector in ("ftp", "sftp"):
-    _name = f"{_connector.capitalize()}PollTrigger"
-    _cls = type(
-        _name,
-        (FilePollTrigger,),
-        {"__doc__": FilePollTrigger.__doc__, "connector": _connector, "__module__": __name__},
-    )
-    registry.trigger(f"{_connector}.poll")(_cls)
-    globals()[_name] = _cls
+@registry.trigger("sftp.poll")
+class SftpPollTrigger(FilePollTrigger):
+    __doc__ = FilePollTrigger.__doc__
+    connector = "sftp"

@@ -9,19 +9,17 @@ same content again on the next fire.
 from __future__ import annotations
 
 import hashlib
-from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import aiohttp
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from yarl import URL
 
 from processes.connectors.base import check_connection_name
-from processes.connectors.http import HttpClient, join
+from processes.connectors.http import HttpClient, HttpPollError, Polled, PollGetter, join, shown
 from runtime.core import registry, secrets
 from runtime.core.document import Document
 from runtime.core.durations import Duration
-from runtime.core.errors import RequestError, WharfError
+from runtime.core.errors import RequestError
 from runtime.formats.inputs import documents_from_body
 from runtime.schedules.sources import Batch, Fire, Source
 from runtime.schedules.timing import ScheduleContext, TimedTrigger
@@ -33,12 +31,6 @@ if TYPE_CHECKING:
     from runtime.core.engine import Process
 
 VALIDATORS_KEY = "validators"
-
-
-class HttpPollError(WharfError):
-    problem = "http-poll-failed"
-    title = "HTTP poll failed"
-    status = 502
 
 
 @registry.trigger("http.poll")
@@ -102,31 +94,11 @@ class HttpPollTrigger(TimedTrigger):
         return HttpPollSource(self, context.connections)
 
 
-async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, refused as soon as it passes `limit` (never held whole in memory first)."""
-    too_big = HttpPollError(f"the response body is over max_body ({limit} bytes)")
-    if response.content_length is not None and response.content_length > limit:
-        raise too_big
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _shown(url: URL) -> str:
-    """The URL as errors show it: no user info or query string (either may hold a key)."""
-    return str(url.with_user(None).with_query(None).with_fragment(None))
-
-
 class HttpPollSource(Source):
     def __init__(self, trigger: HttpPollTrigger, connections: Connections):
         self.trigger = trigger
         self.connections = connections
-        self._session: aiohttp.ClientSession | None = None  # only for `url`
+        self.getter = PollGetter(trigger.timeout, trigger.max_body)
 
     async def _client(self) -> HttpClient | None:
         if self.trigger.connection is None:
@@ -135,12 +107,6 @@ class HttpPollSource(Source):
         if not isinstance(client, HttpClient):
             raise HttpPollError(f"connection {self.trigger.connection!r} is not an http one")
         return client
-
-    def _own_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=self.trigger.timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
-        return self._session
 
     async def batches(self, fire: Fire) -> AsyncIterator[Batch]:
         trigger = self.trigger
@@ -153,7 +119,7 @@ class HttpPollSource(Source):
             headers = {name: secrets.resolve(value) for name, value in trigger.headers.items()}
         except ValueError as exc:  # an unset secret, a bad connection variable
             raise HttpPollError(f"cannot build the request: {exc}") from None
-        shown = _shown(url)
+        where = shown(url)
         target = hashlib.sha256(str(url).encode()).hexdigest()[:16]
         stored = await fire.store.poller_value(fire.process, VALIDATORS_KEY)
         if trigger.conditional and isinstance(stored, dict) and stored.get("target") == target:
@@ -161,64 +127,29 @@ class HttpPollSource(Source):
                 headers["If-None-Match"] = stored["etag"]
             if stored.get("last_modified"):
                 headers["If-Modified-Since"] = stored["last_modified"]
-        status, response_headers, content_type, charset, data = await self._get(
-            client, url, headers, shown
-        )
-        if status == 304:
+        polled = await self.getter.get(client, url, headers)
+        if polled.status == 304:
             return
-        if not 200 <= status < 300:
-            raise HttpPollError(f"GET {shown} answered {status}")
+        if not 200 <= polled.status < 300:
+            raise HttpPollError(f"GET {where} answered {polled.status}")
         properties: dict[str, Any] = {
             **fire.properties(),
-            "http_status": status,
-            "http_etag": response_headers.get("etag"),
+            "http_status": polled.status,
+            "http_etag": polled.headers.get("etag"),
         }
-        for name, value in response_headers.items():
+        for name, value in polled.headers.items():
             properties[f"http_header_{name}"] = value
-        documents = self._documents(data, content_type, charset, properties, shown)
+        documents = self._documents(polled, properties, where)
         context = {
             "target": target,
-            "etag": response_headers.get("etag"),
-            "last_modified": response_headers.get("last-modified"),
+            "etag": polled.headers.get("etag"),
+            "last_modified": polled.headers.get("last-modified"),
         }
-        yield Batch(documents, label=f"GET {shown} -> {status}", context=context)
+        yield Batch(documents, label=f"GET {where} -> {polled.status}", context=context)
 
-    async def _get(
-        self, client: HttpClient | None, url: URL, headers: dict[str, str], shown: str
-    ) -> tuple[int, dict[str, str], str, str | None, bytes]:
-        refreshed = False
-        while True:
-            try:
-                sending: AbstractAsyncContextManager[aiohttp.ClientResponse]
-                if client is not None:  # its redirect policy, its credentials on its origin
-                    sending = client.send("GET", url, headers, None, refreshed)
-                else:  # headers may hold secrets: a redirect is an answer, never followed
-                    sending = self._own_session().get(url, headers=headers, allow_redirects=False)
-                async with sending as response:
-                    data = await _read_limited(response, self.trigger.max_body)
-                    status = response.status
-                    found = {k.lower(): v for k, v in response.headers.items()}
-                    content_type, charset = response.content_type, response.charset
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0].rstrip(": ")
-                reason = secrets.redact_text(reason.replace(str(url), shown))
-                raise HttpPollError(f"GET {shown} failed: {reason}") from None
-            except WharfError as exc:  # a credential could not be obtained
-                raise HttpPollError(f"GET {shown}: {exc.detail}") from None
-            if status == 401 and client is not None and not refreshed and _has_oauth(client):
-                refreshed = True  # one forced token refresh, as http.request does
-                continue
-            return status, found, content_type, charset, data
-
-    def _documents(
-        self,
-        data: bytes,
-        content_type: str,
-        charset: str | None,
-        properties: dict[str, Any],
-        shown: str,
-    ) -> list[Document]:
+    def _documents(self, polled: Polled, properties: dict[str, Any], where: str) -> list[Document]:
         kind = self.trigger.input
+        data, content_type, charset = polled.body, polled.content_type, polled.charset
         try:
             if kind == "text":
                 return [Document.text(data.decode(charset or "utf-8"), content_type, properties)]
@@ -227,10 +158,10 @@ class HttpPollSource(Source):
                 kind, data, "" if kind != "raw" else content_type, properties
             )
         except RequestError as exc:
-            raise HttpPollError(f"GET {shown}: the response is not usable: {exc.detail}") from None
+            raise HttpPollError(f"GET {where}: the response is not usable: {exc.detail}") from None
         except (UnicodeDecodeError, LookupError):
             raise HttpPollError(
-                f"GET {shown}: the response is not {charset or 'utf-8'} text"
+                f"GET {where}: the response is not {charset or 'utf-8'} text"
             ) from None
 
     async def succeeded(self, fire: Fire, batch: Batch, execution_id: str) -> None:
@@ -238,9 +169,4 @@ class HttpPollSource(Source):
             await fire.store.set_poller_value(fire.process, VALIDATORS_KEY, batch.context)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-def _has_oauth(client: HttpClient) -> bool:
-    return any(getattr(c, "kind", None) == "oauth2" for c in client.config.credentials)
+        await self.getter.close()

@@ -8,21 +8,27 @@ execution succeeded: a failed run sees the same rows again (at least once, never
 
 from __future__ import annotations
 
-import base64
-import uuid
-from datetime import date, datetime, time
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from processes.connectors.base import check_connection_name
-from processes.connectors.sql import SqlClient, SqlError
+from processes.connectors.sql import (
+    SqlClient,
+    SqlError,
+    WatermarkType,
+    before,
+    binds_last,
+    decode_watermark,
+    encode_watermark,
+    initial_value,
+    json_value,
+    newest,
+    poll_rows,
+)
 from runtime.core import registry
 from runtime.core.document import Document
-from runtime.core.secrets import redact_text
 from runtime.schedules.sources import Batch, Fire, Source
 from runtime.schedules.timing import ScheduleContext, TimedTrigger
 
@@ -33,7 +39,6 @@ if TYPE_CHECKING:
     from runtime.core.engine import Process
 
 WATERMARK_KEY = "watermark"
-WatermarkType = Literal["auto", "string", "integer", "number", "decimal", "datetime", "date"]
 
 
 @registry.trigger("sql.poll")
@@ -75,7 +80,7 @@ class SqlPollTrigger(TimedTrigger):
     @field_validator("query")
     @classmethod
     def _has_last(cls, value: str) -> str:
-        if "last" not in text(value).compile().params:
+        if not binds_last(value):
             raise ValueError("the query needs a `:last` parameter (the watermark)")
         return value
 
@@ -102,19 +107,10 @@ class SqlPollSource(Source):
             last = decode_watermark(stored)
         else:
             last = initial_value(trigger.initial, trigger.initial_type, client.dialect)
-        try:
-            async with client.engine.connect() as connection:
-                result = await connection.execute(
-                    text(trigger.query), {"last": bindable(last, client.dialect)}
-                )
-                rows = [dict(row._mapping) for row in result]
-        except SQLAlchemyError as exc:
-            original = getattr(exc, "orig", None) or exc
-            reason = str(original).strip().splitlines()[0] if str(original).strip() else ""
-            raise SqlError(f"the poll query failed: {redact_text(reason)}") from None
+        rows = await poll_rows(client, trigger.query, last)
         if not rows:
             return
-        newest = _newest(rows, trigger.watermark)
+        latest = newest(rows, trigger.watermark)
         properties = {
             **fire.properties(),
             "sql_watermark": json_value(last),
@@ -125,7 +121,7 @@ class SqlPollSource(Source):
             documents = [Document.json(body, properties) for body in bodies]
         else:
             documents = [Document.json(bodies, properties)]
-        context = {"watermark": encode_watermark(newest) if newest is not None else None}
+        context = {"watermark": encode_watermark(latest) if latest is not None else None}
         yield Batch(documents, label=f"{len(rows)} row(s) after {last!r}", context=context)
 
     async def succeeded(self, fire: Fire, batch: Batch, execution_id: str) -> None:
@@ -134,122 +130,5 @@ class SqlPollSource(Source):
             return
         current = await fire.store.poller_value(fire.process, WATERMARK_KEY)
         # With `overlap: allow`, an older batch may finish after a newer one: never go back.
-        if current is None or not _before(decode_watermark(new), decode_watermark(current)):
+        if current is None or not before(decode_watermark(new), decode_watermark(current)):
             await fire.store.set_poller_value(fire.process, WATERMARK_KEY, new)
-
-
-def _newest(rows: list[dict[str, Any]], column: str) -> Any:
-    if column not in rows[0]:
-        names = ", ".join(rows[0]) or "none"
-        raise SqlError(f"the query returns no column {column!r} for the watermark ({names})")
-    values = [row[column] for row in rows if row[column] is not None]
-    try:
-        return max(values) if values else None
-    except TypeError:
-        kinds = ", ".join(sorted({type(v).__name__ for v in values}))
-        raise SqlError(f"watermark column {column!r} mixes value types ({kinds})") from None
-
-
-def _before(a: Any, b: Any) -> bool:
-    try:
-        return bool(a < b)
-    except TypeError:  # the column changed type (the process was edited): take the new one
-        return False
-
-
-# --- watermark values: typed in the store, bindable on every driver -------------------------
-
-
-def encode_watermark(value: Any) -> dict[str, Any]:
-    """A JSON form that decodes to the same Python type (asyncpg binds by exact type)."""
-    if isinstance(value, bool):
-        return {"type": "integer", "value": int(value)}
-    if isinstance(value, datetime):
-        return {"type": "datetime", "value": value.isoformat()}
-    if isinstance(value, date):
-        return {"type": "date", "value": value.isoformat()}
-    if isinstance(value, int):
-        return {"type": "integer", "value": value}
-    if isinstance(value, float):
-        return {"type": "number", "value": value}
-    if isinstance(value, Decimal):
-        return {"type": "decimal", "value": str(value)}
-    if isinstance(value, str):
-        return {"type": "string", "value": value}
-    raise SqlError(
-        f"a watermark of type {type(value).__name__} is not supported; use a number, "
-        "string, date or datetime column"
-    )
-
-
-def decode_watermark(stored: Any) -> Any:
-    if not isinstance(stored, dict) or "type" not in stored:
-        return stored  # not written by this module: use as is
-    value: Any = stored.get("value")
-    match stored["type"]:
-        case "datetime":
-            return datetime.fromisoformat(value)
-        case "date":
-            return date.fromisoformat(value)
-        case "decimal":
-            return Decimal(value)
-        case "integer":
-            return int(value)
-        case "number":
-            return float(value)
-        case _:
-            return value
-
-
-def initial_value(value: Any, kind: WatermarkType, dialect: str) -> Any:
-    """`initial` as the type the column compares with."""
-    if kind == "auto":
-        if not isinstance(value, str) or dialect == "sqlite":
-            return value
-        try:
-            return datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
-        except ValueError:
-            return value
-    try:
-        match kind:
-            case "string":
-                return value.isoformat() if isinstance(value, date) else str(value)
-            case "integer":
-                return int(value)
-            case "number":
-                return float(value)
-            case "decimal":
-                return Decimal(str(value))
-            case "datetime":
-                return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-            case _:
-                return value if isinstance(value, date) else date.fromisoformat(str(value))
-    except (TypeError, ValueError, ArithmeticError):
-        raise SqlError(f"initial {value!r} is not a valid {kind}") from None
-
-
-def bindable(value: Any, dialect: str) -> Any:
-    """SQLite has no datetime or decimal type: bind those as text and float."""
-    if dialect == "sqlite":
-        if isinstance(value, datetime):
-            return value.isoformat(sep=" ")
-        if isinstance(value, date):
-            return value.isoformat()
-        if isinstance(value, Decimal):
-            return float(value)
-    return value
-
-
-def json_value(value: Any) -> Any:
-    """A column value as JSON: ISO 8601 for dates and times, numbers for decimals."""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return (
-            int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
-        )
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value

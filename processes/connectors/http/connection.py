@@ -177,6 +177,11 @@ class HttpClient(ConnectionClient):
             return None
         return target if same_origin(target, url) else None
 
+    @property
+    def refreshes_tokens(self) -> bool:
+        """A credential obtains tokens (OAuth2): a 401 is worth one forced refresh."""
+        return any(getattr(c, "kind", None) == "oauth2" for c in self.config.credentials)
+
     async def close(self) -> None:
         await self.session.close()
 

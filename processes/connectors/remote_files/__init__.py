@@ -15,6 +15,7 @@ from processes.connectors.remote_files.actions import (
     RemoteStep,
     RenameStep,
 )
+from processes.connectors.remote_files.pickup import ReopeningSession, media_type, move_into
 from processes.connectors.remote_files.session import (
     RemoteClient,
     RemoteConnection,
@@ -38,7 +39,10 @@ __all__ = [
     "RemoteSession",
     "RemoteStep",
     "RenameStep",
+    "ReopeningSession",
     "make_dirs",
     "matches",
+    "media_type",
+    "move_into",
     "plain_name",
 ]

@@ -12,6 +12,17 @@ from processes.connectors.sql.steps import (
     SqlQueryStep,
     SqlUpsertStep,
 )
+from processes.connectors.sql.watermarks import (
+    WatermarkType,
+    before,
+    binds_last,
+    decode_watermark,
+    encode_watermark,
+    initial_value,
+    json_value,
+    newest,
+    poll_rows,
+)
 
 __all__ = [
     "SqlClient",
@@ -21,5 +32,14 @@ __all__ = [
     "SqlInsertStep",
     "SqlQueryStep",
     "SqlUpsertStep",
+    "WatermarkType",
+    "before",
+    "binds_last",
+    "decode_watermark",
+    "encode_watermark",
+    "initial_value",
+    "json_value",
+    "newest",
+    "poll_rows",
     "resolved_url",
 ]
