@@ -1,6 +1,2 @@
-"""Inbound triggers. Importing this package registers each of them."""
-
-from listeners import http, pollers, schedule
-from listeners.soap import trigger as soap
-
-__all__ = ["http", "pollers", "schedule", "soap"]
+"""Inbound triggers: http, soap/, schedule, pollers/. Each trigger module registers
+through its own `wharf.components` entry point (pyproject.toml)."""

@@ -24,13 +24,16 @@ ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
 def run_cli(
-    *args: str, admin_key: str | None, inherit_env: bool = False
+    *args: str,
+    admin_key: str | None,
+    inherit_env: bool = False,
+    path: tuple[Path, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """`wharf ARGS` as a user runs it from the repository root: a fresh interpreter, the
     admin key in WHARF_ADMIN_KEY (or none), and either a bare PATH or the test's own
-    environment."""
+    environment. `path`: more directories on PYTHONPATH (packages installed there)."""
     env = dict(os.environ) if inherit_env else {"PATH": "/usr/bin:/bin"}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *map(str, path)])
     env.pop("WHARF_ADMIN_KEY", None)
     if admin_key is not None:
         env["WHARF_ADMIN_KEY"] = admin_key

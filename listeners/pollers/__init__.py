@@ -1,5 +1,2 @@
-"""Pollers: schedules that produce documents (files, rows, HTTP responses)."""
-
-from listeners.pollers import files, http, sql
-
-__all__ = ["files", "http", "sql"]
+"""Pollers: schedules that produce documents (files, rows, HTTP responses). Each uses its
+connector only through the connector package's public API."""

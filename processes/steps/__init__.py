@@ -1,41 +1,11 @@
-"""Built-in steps. Importing this package registers each of them."""
+"""Built-in steps, one module each.
 
-from processes.steps import (
-    combine,
-    delay,
-    fail,
-    json_to_xml,
-    lookup,
-    map,
-    parse,
-    route,
-    serialize,
-    set,
-    split,
-    template,
-    try_,
-    validate,
-    xml_to_json,
-    xpath,
-    xslt,
-)
+The `wharf.components` entry point `steps` names this package; importing it imports
+every module in it, so that a new step is one new module (plus its test).
+"""
 
-__all__ = [
-    "combine",
-    "delay",
-    "fail",
-    "json_to_xml",
-    "lookup",
-    "map",
-    "parse",
-    "route",
-    "serialize",
-    "set",
-    "split",
-    "template",
-    "try_",
-    "validate",
-    "xml_to_json",
-    "xpath",
-    "xslt",
-]
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

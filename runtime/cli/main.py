@@ -195,8 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from runtime.core.registry import ComponentLoadError
+
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except ComponentLoadError as exc:  # a plug-in that does not import: say which one
+        print(f"wharf: {exc}", file=sys.stderr)
+        return 2
     return code
 
 
