@@ -20,6 +20,10 @@ def test_reference_documents_every_component() -> None:
     text = component_reference()
     for name in [*registry.STEPS, *registry.TRIGGERS]:
         assert f"### `{name}`" in text
+    connectors = text.split("\n## Connectors\n", 1)[1]
+    assert registry.CONNECTORS
+    for name in registry.CONNECTORS:
+        assert f"### `{name}`" in connectors
 
 
 def test_readme_step_table_lists_every_step() -> None:

@@ -44,6 +44,7 @@ class HttpPollTrigger(TimedTrigger):
     `schedule_kind`."""
 
     execution_trigger: ClassVar[str] = "poll"
+    connector: ClassVar[str] = "http"  # the kind of its connections (listed in the docs)
 
     connection: str | None = Field(
         None, description="Name of an `http` connection (base URL, credentials, headers)."

@@ -53,6 +53,7 @@ class SqlPollTrigger(TimedTrigger):
     value with `>` after a `LIMIT` are otherwise skipped."""
 
     execution_trigger: ClassVar[str] = "poll"
+    connector: ClassVar[str] = "sql"  # the kind of its connections (listed in the docs)
 
     connection: str = Field(description="Name of an `sql` connection in connections.yaml.")
     query: str = Field(

@@ -49,9 +49,11 @@ class Credential(StrictModel):
 
 
 class Basic(Credential):
-    kind: Literal["basic"]
-    username: str
-    password: str
+    """HTTP Basic authentication: `Authorization: Basic ...`."""
+
+    kind: Literal["basic"] = Field(description="The scheme.")
+    username: str = Field(description="The user name.")
+    password: str = Field(description="The password, as a reference: `${env:NAME}`.")
 
     async def apply(self, request: Outgoing, session: aiohttp.ClientSession, force: bool) -> None:
         encoded = secrets.remember_basic(self.username, secrets.resolve(self.password))
@@ -59,8 +61,10 @@ class Basic(Credential):
 
 
 class Bearer(Credential):
-    kind: Literal["bearer"]
-    token: str
+    """A fixed bearer token: `Authorization: Bearer <token>`."""
+
+    kind: Literal["bearer"] = Field(description="The scheme.")
+    token: str = Field(description="The token, as a reference: `${env:NAME}`.")
 
     async def apply(self, request: Outgoing, session: aiohttp.ClientSession, force: bool) -> None:
         request.headers["Authorization"] = f"Bearer {secrets.resolve(self.token)}"
@@ -69,10 +73,12 @@ class Bearer(Credential):
 class ApiKey(Credential):
     """An API key in a header, query parameter or cookie, sent as is (no prefix)."""
 
-    kind: Literal["api_key"]
-    name: str
-    value: str
-    location: Literal["header", "query", "cookie"] = Field("header", alias="in")
+    kind: Literal["api_key"] = Field(description="The scheme.")
+    name: str = Field(description="Header, query parameter or cookie name.")
+    value: str = Field(description="The key, as a reference: `${env:NAME}`.")
+    location: Literal["header", "query", "cookie"] = Field(
+        "header", alias="in", description="Where the key goes."
+    )
 
     async def apply(self, request: Outgoing, session: aiohttp.ClientSession, force: bool) -> None:
         value = secrets.resolve(self.value)
@@ -90,13 +96,17 @@ class OAuth2(Credential):
     """OAuth2 client credentials or refresh token. The access token is cached until shortly
     before it expires; one refresh at a time per connection; a 401 forces one refresh."""
 
-    kind: Literal["oauth2"]
-    token_url: str
-    client_id: str
-    client_secret: str
-    grant: Literal["client_credentials", "refresh_token"] = "client_credentials"
-    refresh_token: str | None = None
-    scope: str | None = None
+    kind: Literal["oauth2"] = Field(description="The scheme.")
+    token_url: str = Field(description="The token endpoint (never redirected).")
+    client_id: str = Field(description="The client's id.")
+    client_secret: str = Field(description="The client's secret, as a reference: `${env:NAME}`.")
+    grant: Literal["client_credentials", "refresh_token"] = Field(
+        "client_credentials", description="How tokens are obtained."
+    )
+    refresh_token: str | None = Field(
+        None, description="For the `refresh_token` grant, as a reference: `${env:NAME}`."
+    )
+    scope: str | None = Field(None, description="Scope asked for, if any.")
     early: float = Field(30.0, description="Refresh this many seconds before expiry.")
 
     _token: str | None = PrivateAttr(None)
@@ -146,14 +156,20 @@ class OAuth2(Credential):
 class Hmac(Credential):
     """Sign each request with an HMAC of the body (optionally prefixed by a timestamp)."""
 
-    kind: Literal["hmac"]
-    secret: str
-    header: str = "X-Signature"
-    algorithm: Literal["sha256", "sha1", "sha512"] = "sha256"
-    encoding: Literal["hex", "base64"] = "hex"
+    kind: Literal["hmac"] = Field(description="The scheme.")
+    secret: str = Field(description="The signing key, as a reference: `${env:NAME}`.")
+    header: str = Field("X-Signature", description="Header that carries the signature.")
+    algorithm: Literal["sha256", "sha1", "sha512"] = Field("sha256", description="Hash.")
+    encoding: Literal["hex", "base64"] = Field("hex", description="How the signature is written.")
     prefix: str = Field("", description="Put before the signature, e.g. `sha256=`.")
-    signed: Literal["body", "timestamp_body", "method_path_body"] = "body"
-    timestamp_header: str = "X-Timestamp"
+    signed: Literal["body", "timestamp_body", "method_path_body"] = Field(
+        "body",
+        description="What is signed: the body; `<timestamp>.<body>`; or "
+        "`<method>\\n<path and query>\\n<body>`.",
+    )
+    timestamp_header: str = Field(
+        "X-Timestamp", description="With `timestamp_body`: header that carries the timestamp."
+    )
 
     async def apply(self, request: Outgoing, session: aiohttp.ClientSession, force: bool) -> None:
         body = request.body or b""

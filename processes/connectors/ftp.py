@@ -40,11 +40,11 @@ from runtime.core import registry, secrets
 class FtpConnection(RemoteConnection):
     """An FTP or explicit-FTPS server (passive mode, binary transfers)."""
 
-    connector: Literal["ftp"]
-    port: int = 21
+    connector: Literal["ftp"] = Field(description="The connector kind.")
+    port: int = Field(21, description="The server's port.")
     tls: Literal["none", "explicit"] = Field("none", description="`explicit`: FTPS (AUTH TLS).")
     ca_file: str | None = Field(None, description="CA bundle for a private/self-signed server.")
-    passive: bool = True
+    passive: bool = Field(True, description="Passive mode (the client opens data connections).")
 
     @field_validator("ca_file")
     @classmethod

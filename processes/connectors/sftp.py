@@ -42,8 +42,8 @@ from runtime.core import registry, secrets
 class SftpConnection(RemoteConnection):
     """An SFTP server (paramiko). The host key is always checked unless switched off."""
 
-    connector: Literal["sftp"]
-    port: int = 22
+    connector: Literal["sftp"] = Field(description="The connector kind.")
+    port: int = Field(22, description="The server's port.")
     private_key: str | None = Field(None, description="Private key file.")
     passphrase: str | None = Field(None, description="Key passphrase, as a reference.")
     host_key: str = Field(

@@ -42,12 +42,12 @@ class SoapCallError(WharfError):
 class SoapConnection(ConnectionConfig):
     """An external SOAP service described by a WSDL (URL or file)."""
 
-    connector: Literal["soap"]
+    connector: Literal["soap"] = Field(description="The connector kind.")
     wsdl: str = Field(description="WSDL URL or file path.")
     service: str | None = Field(None, description="Service name, when the WSDL has several.")
     port: str | None = Field(None, description="Port name, when the service has several.")
     address: str | None = Field(None, description="Call this address instead of the WSDL's.")
-    timeout: Duration = 30.0
+    timeout: Duration = Field(30.0, description="Timeout of loading the WSDL and of each call.")
 
     @field_validator("wsdl")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -58,8 +58,9 @@ def _type_text(prop: dict[str, Any]) -> str:
         return " \\| ".join(f"`{value}`" for value in prop["enum"])
     if "const" in prop:
         return f"`{prop['const']}`"
-    if "anyOf" in prop:
-        parts = [_type_text(p) for p in prop["anyOf"] if p.get("type") != "null"]
+    if "anyOf" in prop or "oneOf" in prop:  # oneOf: a discriminated union
+        options = prop.get("anyOf") or prop["oneOf"]
+        parts = [_type_text(p) for p in options if p.get("type") != "null"]
         return " \\| ".join(dict.fromkeys(parts))
     kind = prop.get("type", "any")
     if kind == "array":
@@ -108,8 +109,50 @@ def _parts(model: type[BaseModel]) -> list[type[BaseModel]]:
     return found
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation holds, however nested (`list[Annotated[A | B, ...]]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def _users(connector: str) -> str:
+    """Which steps and triggers take connections of `connector`."""
+    found = [
+        f"{kind} {', '.join(f'`{name}`' for name in names)}"
+        for kind, table in (("steps", registry.STEPS), ("triggers", registry.TRIGGERS))
+        if (
+            names := sorted(n for n, c in table.items() if getattr(c, "connector", "") == connector)
+        )
+    ]
+    return f"Used by {'; '.join(found)}." if found else ""
+
+
+def _connectors() -> list[str]:
+    """One section per connector kind: its connection fields, its nested models (URL
+    variables, credential schemes...) and the steps and triggers that use it."""
+    lines = [
+        "## Connectors",
+        "",
+        "Connections in `connections.yaml`, each of one connector kind (`connector:`).",
+        "",
+    ]
+    for name, model in sorted(registry.CONNECTORS.items()):
+        lines += [f"### `{name}`", "", " ".join((model.__doc__ or "").split()), ""]
+        if users := _users(name):
+            lines += [users, ""]
+        lines += _fields_table(model)
+        parts = [p for f in model.model_fields.values() for p in _models_in(f.annotation)]
+        for part in dict.fromkeys(parts):
+            doc = " ".join((part.__doc__ or "").split())
+            lines += [f"#### `{name}` / {part.__name__}", "", *([doc, ""] if doc else [])]
+            lines += _fields_table(part)
+    return lines
+
+
 def component_reference() -> str:
-    """Markdown reference of every trigger and step; checked in as docs/components.md."""
+    """Markdown reference of every trigger, step and connector; checked in as
+    docs/components.md."""
     lines = [
         "# Component reference",
         "",
@@ -133,4 +176,5 @@ def component_reference() -> str:
         lines += _section(name, step_cls)
         for part in _parts(step_cls):
             lines += [f"#### `{name}` / {part.__name__}", "", *_fields_table(part)]
+    lines += _connectors()
     return "\n".join(lines).rstrip() + "\n"

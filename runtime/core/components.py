@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from runtime.core.document import Document
 from runtime.core.models import StrictModel
@@ -85,8 +85,12 @@ class ConnectionConfig(StrictModel):
     """Base of every connection kind (in `connections.yaml`). Subclasses declare
     `connector: Literal["<kind>"]` and implement `open`."""
 
-    description: str = ""
-    insecure: bool = False  # allow literal secrets (tests, local experiments only)
+    description: str = Field(
+        "", description="What the connection is for; `GET /api/connections` lists it."
+    )
+    insecure: bool = Field(
+        False, description="Allow literal secrets (tests and local experiments only)."
+    )
 
     async def open(self) -> ConnectionClient:
         raise NotImplementedError

@@ -32,7 +32,7 @@ class FileAccessError(WharfError):
 class FileConnection(ConnectionConfig):
     """A local (or mounted) directory, used by the `file.*` steps."""
 
-    connector: Literal["file"]
+    connector: Literal["file"] = Field(description="The connector kind.")
     base_dir: str = Field(
         description="The directory; a relative one is relative to the directory holding "
         "connections.yaml. Steps cannot reach outside it."

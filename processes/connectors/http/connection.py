@@ -30,7 +30,7 @@ _HOST_SAFE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$")
 class Variable(StrictModel):
     """A `{{name}}` slot of the base URL."""
 
-    default: str | None = None
+    default: str | None = Field(None, description="Value when the connection gives none.")
     pattern: str | None = Field(
         None, description="Regex the value must match (host-safe by default)."
     )
@@ -43,7 +43,7 @@ MAX_REDIRECTS = 5
 class Verify(StrictModel):
     """The request `wharf connections test` sends."""
 
-    method: Literal["GET", "HEAD", "POST"] = "GET"
+    method: Literal["GET", "HEAD", "POST"] = Field("GET", description="The request method.")
     path: str | None = Field(None, description="Deprecated: use the connection's `health_path`.")
     expect: list[int] | None = Field(
         None, description="Statuses that pass; by default any answer below 500."
@@ -54,7 +54,7 @@ class Verify(StrictModel):
 class HttpConnection(ConnectionConfig):
     """An HTTP API, used by `http.request`."""
 
-    connector: Literal["http"]
+    connector: Literal["http"] = Field(description="The connector kind.")
     base_url: str = Field(description="E.g. `https://{{subdomain}}.example.com/api`.")
     variables: dict[str, Variable] = Field(default_factory=dict, description="URL slots.")
     values: dict[str, str] = Field(default_factory=dict, description="Values for the slots.")

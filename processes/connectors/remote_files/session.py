@@ -108,16 +108,19 @@ def make_dirs(
 class RemoteConnection(ConnectionConfig):
     """Base of the `ftp` and `sftp` connection configs."""
 
-    host: str
-    port: int
-    username: str
+    host: str = Field(description="The server's host name or address.")
+    port: int = Field(description="The server's port.")
+    username: str = Field(description="The user to log in as.")
     password: str | None = Field(None, description="A reference: ${env:NAME}.")
     base_dir: str = Field(
         "/",
         description="Remote directory that step paths are relative to; no path a step or "
         "poller names can leave it (absolute paths and `..` climbing above it are refused).",
     )
-    timeout: Duration = 30.0
+    timeout: Duration = Field(
+        30.0,
+        description="How long to wait for the server: to connect (over FTP, for each reply too).",
+    )
 
     @model_validator(mode="after")
     def _password_by_reference(self) -> RemoteConnection:

@@ -44,7 +44,7 @@ class SqlError(WharfError):
 class SqlConnection(ConnectionConfig):
     """A relational database, used by the `sql.*` steps."""
 
-    connector: Literal["sql"]
+    connector: Literal["sql"] = Field(description="The connector kind.")
     url: str = Field(
         description="SQLAlchemy URL with an async driver; the password as `${env:NAME}`."
     )

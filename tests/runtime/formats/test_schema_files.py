@@ -189,3 +189,24 @@ def test_schema_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["schema", "connections", "--output", str(target)]) == 0
     assert capsys.readouterr().out == ""
     assert json.loads(target.read_text(encoding="utf-8"))["$id"] == "urn:wharf:schema:connections"
+
+
+def test_every_connector_is_in_the_connections_schema_with_its_fields_documented(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["schema", "connections"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    entry = document["properties"]["connections"]["anyOf"][0]["additionalProperties"]
+    kinds = {
+        kind: ref.rsplit("/", 1)[-1] for kind, ref in entry["discriminator"]["mapping"].items()
+    }
+    registry.load_components()
+    assert set(kinds) == set(registry.CONNECTORS) >= {"file", "ftp", "http", "sftp", "soap", "sql"}
+    undocumented = [
+        f"{model}.{field}"
+        for model, definition in document["$defs"].items()
+        for field, prop in definition.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert undocumented == []
+    assert all(document["$defs"][model].get("description") for model in kinds.values())
