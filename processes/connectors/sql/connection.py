@@ -27,17 +27,10 @@ from sqlalchemy.pool import NullPool
 
 from runtime.core import registry, secrets
 from runtime.core.components import ConnectionClient, ConnectionConfig
-from runtime.core.errors import ConfigError, WharfError
+from runtime.core.errors import ConfigError
 
 DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "mysql+asyncmy", "mysql+aiomysql")
 _INSTALL = {"asyncpg": "'wharf[postgresql]'", "asyncmy": "'wharf[mysql]'"}
-
-
-class SqlError(WharfError):
-    """What a failed statement, query or poll answers (the reason redacted)."""
-
-    problem = "sql-error"
-    title = "Database error"
 
 
 @registry.connector("sql")

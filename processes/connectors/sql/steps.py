@@ -17,7 +17,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import TableClause
 
 from processes.connectors.base import ConnectorStep
-from processes.connectors.sql.connection import SqlClient, SqlError
+from processes.connectors.sql.connection import SqlClient
+from processes.connectors.sql.errors import SqlError
 from runtime.core import registry
 from runtime.core.document import Document
 from runtime.core.expressions import ValueField, variables

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from processes.connectors.sql.connection import SqlClient, SqlError
+from processes.connectors.sql.connection import SqlClient
+from processes.connectors.sql.errors import SqlError
 from runtime.core.secrets import redact_text
 
 WatermarkType = Literal["auto", "string", "integer", "number", "decimal", "datetime", "date"]
