@@ -27,7 +27,7 @@ from tests.helpers import (
     validate_files,
     write_files,
 )
-from tests.processes.connectors.test_sql import database  # noqa: F401 - the fixture
+from tests.processes.connectors.sql.test_sql import database  # noqa: F401 - the fixture
 
 ENV11 = "http://schemas.xmlsoap.org/soap/envelope/"
 Q = "urn:quote"

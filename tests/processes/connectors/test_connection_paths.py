@@ -19,7 +19,7 @@ from runtime.core.document import Document
 from runtime.loading.connections import load_connections
 from runtime.loading.loader import load_directory
 from runtime.server.connection_checks import check_connection
-from tests.processes.connectors.test_sql import reachable
+from tests.processes.connectors.sql.test_sql import reachable
 
 RESERVED = "p@ss/w#rd:x?y%z"  # every URL delimiter a password may hold
 

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from runtime.core.connections import Connections
 from runtime.core.document import Document
 from runtime.loading.loader import load_directory
-from tests.processes.connectors.test_remote import PASSWORD, sftp_server  # noqa: F401
+from tests.processes.connectors.remote_files.test_remote_files import PASSWORD, sftp_server  # noqa: F401
 from tests.serverproc import ROOT
 
 SAMPLE = ROOT / "sample_processes" / "order_fanout"

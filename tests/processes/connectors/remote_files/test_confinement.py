@@ -14,7 +14,7 @@ from runtime.core.connections import Connections
 from runtime.core.document import Document
 from runtime.loading.loader import load_directory
 from tests import remote_servers
-from tests.processes.connectors.test_remote import build
+from tests.processes.connectors.remote_files.test_remote_files import build
 from tests.remote_servers import PASSWORD
 
 ftp_server = remote_servers.ftp_server

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from runtime.loading.loader import validate_directory
 from runtime.server.state import RuntimeState
 from tests.helpers import ClientFactory
-from tests.listeners.test_sql_poller import bodies, execution, fire, start
+from tests.listeners.pollers.test_sql import bodies, execution, fire, start
 
 TOKEN = "poll-token-31415"
 API_KEY = "query-key-27182"

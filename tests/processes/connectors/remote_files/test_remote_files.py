@@ -1,17 +1,13 @@
-"""FTP and SFTP against real servers started here: pyftpdlib, and asyncssh's SSH server."""
+"""What `ftp` and `sftp` share (processes/connectors/remote_files/), over both, against
+real servers started here: pyftpdlib, and asyncssh's SSH server."""
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.servers import FTPServer
 
 from processes.connectors.ftp import FtpSession
 from runtime.core.connections import Connections
@@ -118,133 +114,6 @@ async def test_sftp_round_trip_with_pinned_host_key(
     """
     process, connections = build(tmp_path / "sftp", connection, ROUND_TRIP.format(kind="sftp"))
     await round_trip(process, connections, root)
-
-
-async def test_sftp_unknown_host_key_is_refused(
-    sftp_server: tuple[int, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    port, root, _ = sftp_server
-    monkeypatch.setenv("WHARF_T_SFTP", PASSWORD)
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text("")
-    for host_key in ("known_hosts", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):
-        connection = f"""
-            connector: sftp
-            host: 127.0.0.1
-            port: {port}
-            username: wharf
-            password: "${{env:WHARF_T_SFTP}}"
-            host_key: "{host_key}"
-            known_hosts: {known_hosts}
-        """
-        process, connections = build(
-            tmp_path / host_key[:6],
-            connection,
-            "- sftp.put: {connection: remote, path: \"'x.csv'\"}",
-        )
-        result = await process.execute([Document.text("x", "text/csv")], connections=connections)
-        error = result.execution.error
-        assert error is not None, host_key
-        assert "refused" in error.detail, error.detail
-        assert PASSWORD not in error.detail
-        assert not (root / "x.csv").exists()
-        await connections.close()
-    await asyncio.sleep(0)
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
-@pytest.fixture
-def ftps_server(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
-    from pyftpdlib.handlers import TLS_FTPHandler
-
-    root = tmp_path / "ftps-root"
-    root.mkdir()
-    cert_file, key_file = _self_signed(tmp_path)
-    authorizer = DummyAuthorizer()
-    authorizer.add_user("wharf", PASSWORD, str(root), perm="elradfmwMT")
-    handler = type(
-        "TlsHandler",
-        (TLS_FTPHandler,),
-        {
-            "authorizer": authorizer,
-            "certfile": str(cert_file),
-            "keyfile": str(key_file),
-            "tls_control_required": True,
-            "tls_data_required": True,
-        },
-    )
-    server = FTPServer(("127.0.0.1", 0), handler)
-    port = server.socket.getsockname()[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1}, daemon=True)
-    thread.start()
-    yield port, root, cert_file
-    server.close_all()
-    thread.join(5)
-
-
-async def test_ftps_with_a_self_signed_certificate(
-    ftps_server: tuple[int, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    port, root, cert_file = ftps_server
-    monkeypatch.setenv("WHARF_T_FTP", PASSWORD)
-    connection = f"""
-        connector: ftp
-        host: 127.0.0.1
-        port: {port}
-        username: wharf
-        password: "${{env:WHARF_T_FTP}}"
-        tls: explicit
-        ca_file: {cert_file}
-    """
-    process, connections = build(tmp_path / "ftps", connection, ROUND_TRIP.format(kind="ftp"))
-    await round_trip(process, connections, root)
-    # Without the CA, the server's certificate is not trusted: refused, nothing uploaded.
-    untrusted = connection.replace(f"ca_file: {cert_file}", "")
-    process, connections = build(tmp_path / "untrusted", untrusted, ROUND_TRIP.format(kind="ftp"))
-    result = await process.execute(
-        [Document.text("x", "text/csv", {"id": "nope"})], connections=connections
-    )
-    assert result.execution.error is not None
-    assert "CERTIFICATE_VERIFY_FAILED" in result.execution.error.detail
-    assert not (root / "in" / "nope.csv").exists()
-    await connections.close()
 
 
 async def test_connection_checks_log_in_and_list(

@@ -24,7 +24,7 @@ from runtime.server.settings import Settings
 from runtime.server.state import STATE, RuntimeState
 from runtime.store import ExecutionRecord, FireRecord
 from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client
-from tests.processes.connectors.test_sql import database  # noqa: F401 - the fixture
+from tests.processes.connectors.sql.test_sql import database  # noqa: F401 - the fixture
 
 _slots = itertools.count()
 TIMESTAMP = {"sqlite": "TIMESTAMP", "postgresql": "TIMESTAMP", "mysql": "DATETIME(6)"}
