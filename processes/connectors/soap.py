@@ -47,7 +47,7 @@ class SoapConnection(ConnectionConfig):
     service: str | None = Field(None, description="Service name, when the WSDL has several.")
     port: str | None = Field(None, description="Port name, when the service has several.")
     address: str | None = Field(None, description="Call this address instead of the WSDL's.")
-    timeout: Duration = Field(30.0, description="Timeout of loading the WSDL and of each call.")
+    timeout: Duration = 30.0
 
     @field_validator("wsdl")
     @classmethod

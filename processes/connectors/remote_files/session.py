@@ -117,10 +117,7 @@ class RemoteConnection(ConnectionConfig):
         description="Remote directory that step paths are relative to; no path a step or "
         "poller names can leave it (absolute paths and `..` climbing above it are refused).",
     )
-    timeout: Duration = Field(
-        30.0,
-        description="How long to wait for the server: to connect (over FTP, for each reply too).",
-    )
+    timeout: Duration = 30.0
 
     @model_validator(mode="after")
     def _password_by_reference(self) -> RemoteConnection:
