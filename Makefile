@@ -37,7 +37,7 @@ unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 docs: $(VENV)/.installed
-	$(BIN)/wharf docs --output docs/components.md
+	$(BIN)/wharf docs --output docs/components.md --readme README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -89,8 +89,11 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from runtime.cli.reference import component_reference
+    from runtime.cli.reference import component_reference, with_step_table
 
+    if args.readme:
+        readme = Path(args.readme)
+        readme.write_text(with_step_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
     text = component_reference()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -175,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="print the component reference (Markdown)")
     docs.add_argument("--output", help="write to this file instead of stdout")
+    docs.add_argument("--readme", help="also rewrite the step table of this README")
     docs.set_defaults(func=_cmd_docs)
 
     connections = commands.add_parser("connections", help="work with connections.yaml")
