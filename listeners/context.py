@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from runtime.core.clock import Clock
     from runtime.core.connections import Connections
     from runtime.core.engine import Process
     from runtime.dispatch.dispatcher import Dispatcher
@@ -73,6 +74,11 @@ class MountContext(Protocol):
 
     @property
     def usage(self) -> UsageRecorder: ...
+
+    @property
+    def clock(self) -> Clock:
+        """The time rate limits and quotas go by (a fake one in tests)."""
+        ...
 
 
 @runtime_checkable

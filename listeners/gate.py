@@ -64,8 +64,9 @@ class ListenerGate:
         self.name = name
         self.guard = guard
         self.needs_body = guard.needs_body
-        self.rate = RateLimiter(traffic.rate_limit) if traffic.rate_limit else None
-        self.quota = QuotaCounter(traffic.quota, context.store) if traffic.quota else None
+        rate, quota, clock = traffic.rate_limit, traffic.quota, context.clock
+        self.rate = RateLimiter(rate, clock=clock) if rate else None
+        self.quota = QuotaCounter(quota, context.store, clock=clock) if quota else None
         self.busy = ConcurrencyLimiter(traffic.max_concurrent) if traffic.max_concurrent else None
         limited = self.rate is not None or self.quota is not None or self.busy is not None
         # `auth: none` and no limits: every request is admitted as the same anonymous caller

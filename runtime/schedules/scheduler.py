@@ -1,11 +1,13 @@
-"""The scheduler: APScheduler decides when; the store decides who runs each fire.
+"""The scheduler: the triggers decide when; the store decides who runs each fire.
 
-APScheduler's AsyncIOScheduler wakes the event loop at each fire time and hands the due
-nominal fire times to `_FireExecutor`. Each fire is then claimed in the store under
-(process, slot) before anything runs, so a runtime that shares the store and fires the
-same slot finds the claim and does nothing. Overlap is checked in the same transaction,
-against fires whose runtime is still alive (a heartbeat every 15 s; a crashed runtime's
-fire goes stale after a minute and stops blocking the schedule).
+A timer on the scheduler's clock (`timer.py`) sleeps until the next nominal fire time,
+computed by the trigger's APScheduler timing, and hands every slot then due to
+`_on_fire`. Each fire is then claimed in the store under (process, slot) before anything
+runs, so a runtime that shares the store and fires the same slot finds the claim and
+does nothing. Overlap is checked in the same transaction, against fires whose runtime is
+still alive (a heartbeat every 15 s; a crashed runtime's fire goes stale after a minute
+and stops blocking the schedule). Time is read and waited for only through the clock, so
+tests drive it (`runtime.testing.FakeClock`).
 """
 
 from __future__ import annotations
@@ -16,27 +18,22 @@ import logging
 import os
 import random
 import socket
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.executors.base import BaseExecutor
-from apscheduler.job import Job
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
+from runtime.core.clock import SYSTEM_CLOCK, Clock, utc_now
 from runtime.core.engine import ExecutionResult, ExecutionStatus, Process
 from runtime.core.errors import WharfError
 from runtime.core.secrets import redact_text, redact_value
 from runtime.core.timestamps import iso_utc
 from runtime.schedules.sources import Fire, Source
+from runtime.schedules.timer import ScheduleTimer
 from runtime.schedules.timing import TimedTrigger
 from runtime.store import FireRecord, SchedulerStore
 from runtime.traffic.metrics import Metrics
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from runtime.dispatch.dispatcher import Dispatcher
 
 log = logging.getLogger("wharf.scheduler")
@@ -73,40 +70,29 @@ def _error(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": redact_text(message)}
 
 
-class _FireExecutor(BaseExecutor):
-    """Hands APScheduler's due run times (nominal fire times) to the scheduler."""
-
-    def __init__(self, on_fire: Callable[[str, list[datetime]], None]):
-        super().__init__()
-        self.on_fire = on_fire
-
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self.on_fire(job.id, run_times)
-        self._run_job_success(job.id, [])
-
-
-def _no_op() -> None:  # APScheduler needs a job function; `_FireExecutor` never calls it
-    pass
-
-
 @dataclass
 class ScheduledProcess:
     process: Process
     trigger: TimedTrigger
     source: Source
-    job: Job | None = None
     running: set[float] = field(default_factory=set)  # slots running in this runtime
 
 
 class Scheduler:
     def __init__(
-        self, store: SchedulerStore, dispatcher: Dispatcher, runtime_id: str | None = None
+        self,
+        store: SchedulerStore,
+        dispatcher: Dispatcher,
+        runtime_id: str | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.store = store
         self.dispatcher = dispatcher
         self.runtime_id = runtime_id or new_runtime_id()
+        self.clock = clock
         self.entries: dict[str, ScheduledProcess] = {}
-        self._aps: AsyncIOScheduler | None = None
+        self._timer = ScheduleTimer(clock, self._on_fire)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._paused: set[str] = set()
@@ -124,33 +110,18 @@ class Scheduler:
         if not self.entries:
             return
         self._paused = await self.store.paused_processes()
-        self._paused_read = time.monotonic()
+        self._paused_read = self.clock.monotonic()
         await self._abandon_dead_fires()
         for entry in self.entries.values():
             await self._check_missed(entry)
-        aps = AsyncIOScheduler(timezone=UTC)
-        aps.add_executor(_FireExecutor(self._on_fire), alias="default")
-        for name, entry in self.entries.items():
-            entry.job = aps.add_job(
-                _no_op,
-                trigger=entry.trigger.timing,
-                id=name,
-                name=name,
-                coalesce=False,  # every due time reaches _on_fire; older ones are recorded missed
-                max_instances=2**31,  # overlap is Wharf's business (see TimedTrigger.overlap)
-                misfire_grace_time=None,
-            )
-        aps.start()
-        self._aps = aps
+        self._timer.start({name: entry.trigger for name, entry in self.entries.items()})
         self._heartbeat = asyncio.create_task(self._beat(), name="wharf-schedule-heartbeat")
         log.info("scheduler: %d schedule(s) started as %s", len(self.entries), self.runtime_id)
 
     async def stop(self, grace: float) -> None:
         """No new fires; running ones get `grace` seconds to finish."""
         self._stopping = True
-        if self._aps is not None:
-            self._aps.shutdown(wait=False)
-            self._aps = None
+        await self._timer.stop()
         if self._tasks:
             _, still = await asyncio.wait(self._tasks, timeout=grace)
             for task in still:
@@ -164,13 +135,18 @@ class Scheduler:
         for entry in self.entries.values():
             await entry.source.close()
 
+    async def settled(self) -> None:
+        """Wait until every fire started so far has finished (tests await this)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_EVERY)
+            await self.clock.sleep(HEARTBEAT_EVERY)
             keys = [(name, slot) for name, e in self.entries.items() for slot in e.running]
             if keys:
                 try:
-                    await self.store.heartbeat_fires(keys, time.time())
+                    await self.store.heartbeat_fires(keys, self.clock.now())
                 except Exception:
                     log.exception("scheduler: heartbeat failed")
 
@@ -178,7 +154,7 @@ class Scheduler:
         """Close the fires of runtimes that died mid-run, so they neither block an overlap
         check (until their heartbeat goes stale) nor show as running forever: a runtime on
         this host whose process is gone, or any runtime silent for STALE_AFTER."""
-        now = time.time()
+        now = self.clock.now()
         for fire in await self.store.unfinished_fires():
             if fire.heartbeat_at >= now - STALE_AFTER and not _dead_here(fire.claimed_by):
                 continue
@@ -195,7 +171,7 @@ class Scheduler:
         last = await self.store.last_fire_slot(name)
         if last is None or name in self._paused:
             return  # never fired: nothing was missed
-        now = datetime.now(UTC)
+        now = utc_now(self.clock)
         since = max(datetime.fromtimestamp(last, UTC), now - MISSED_LOOKBACK)
         missed = entry.trigger.fire_times(since, now, limit=MISSED_KEPT)
         if not missed:
@@ -216,7 +192,7 @@ class Scheduler:
 
     def _missed(self, name: str, slots: list[datetime]) -> list[FireRecord]:
         self._count(name, "missed", len(slots))
-        stamp = time.time()
+        stamp = self.clock.now()
         return [
             FireRecord(
                 name,
@@ -253,7 +229,7 @@ class Scheduler:
         return task
 
     async def _is_paused(self, name: str) -> bool:
-        if time.monotonic() - self._paused_read > PAUSE_REFRESH:
+        if self.clock.monotonic() - self._paused_read > PAUSE_REFRESH:
             # One read for every fire due at once (500 at the top of a minute), not one each.
             if self._pause_read is None or self._pause_read.done():
                 self._pause_read = asyncio.ensure_future(self._read_paused())
@@ -262,7 +238,7 @@ class Scheduler:
 
     async def _read_paused(self) -> None:
         self._paused = await self.store.paused_processes()
-        self._paused_read = time.monotonic()
+        self._paused_read = self.clock.monotonic()
 
     async def fire(self, entry: ScheduledProcess, slot: datetime, kind: str) -> FireRecord | None:
         """Claim and run one fire; None when it did not run here (claimed elsewhere, paused)."""
@@ -270,10 +246,11 @@ class Scheduler:
         trigger = entry.trigger
         try:
             if trigger.jitter and kind == "schedule":
-                await asyncio.sleep(random.uniform(0, trigger.jitter))  # noqa: S311 - spread, not secrecy
+                spread = random.uniform(0, trigger.jitter)  # noqa: S311 - not secrecy
+                await self.clock.sleep(spread)
             if kind != "manual" and await self._is_paused(name):
                 return None
-            now = time.time()
+            now = self.clock.now()
             record = FireRecord(name, slot.timestamp(), kind, "running", self.runtime_id, now, now)
             overlap = "allow" if kind == "manual" else trigger.overlap
             claimed = await self.store.claim_fire(
@@ -302,9 +279,9 @@ class Scheduler:
     async def _wait_for_previous(self, name: str, slot: float) -> None:
         """A queued fire starts when the previous run ends; it may be another runtime's."""
         while True:
-            if await self.store.start_queued_fire(name, slot, time.time() - STALE_AFTER):
+            if await self.store.start_queued_fire(name, slot, self.clock.now() - STALE_AFTER):
                 return
-            await asyncio.sleep(QUEUE_POLL)
+            await self.clock.sleep(QUEUE_POLL)
 
     async def _run(self, entry: ScheduledProcess, fire: Fire, record: FireRecord) -> None:
         source = entry.source
@@ -338,7 +315,7 @@ class Scheduler:
             record.status = "failed"
         else:
             record.status = "succeeded" if record.executions else "idle"
-        record.finished_at = record.heartbeat_at = time.time()
+        record.finished_at = record.heartbeat_at = self.clock.now()
         await self.store.finish_fire(record)
         self._count(name=fire.process, status=record.status)
 
@@ -350,7 +327,7 @@ class Scheduler:
     async def run_now(self, name: str) -> asyncio.Task[FireRecord | None]:
         """Fire a scheduled process at once (even when paused); the task gives its record."""
         entry = self.entries[name]
-        slot = datetime.fromtimestamp(round(time.time(), 3), UTC)
+        slot = datetime.fromtimestamp(round(self.clock.now(), 3), UTC)
         return self._spawn(entry, slot, "manual")
 
     async def set_paused(self, name: str, paused: bool) -> None:
@@ -361,10 +338,10 @@ class Scheduler:
         entry = self.entries[name]
         trigger = entry.trigger
         paused = await self._is_paused(name)
-        job = entry.job
         next_fire = None
-        if not paused and job is not None and job.next_run_time is not None:
-            next_fire = iso_utc(job.next_run_time.timestamp())
+        due = self._timer.next_fire(name)
+        if not paused and due is not None:
+            next_fire = iso_utc(due.timestamp())
         recent = await self.store.list_fires(name, fires)
         return {
             "process": name,

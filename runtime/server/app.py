@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from listeners.context import Mountable
+from runtime.core.clock import SYSTEM_CLOCK, Clock
 from runtime.core.components import ConnectionConfig
 from runtime.core.connections import Connections
 from runtime.core.engine import Process
@@ -68,6 +69,7 @@ def _build_state(
     store: Store,
     connections: dict[str, ConnectionConfig] | None,
     security: SecurityConfig | None,
+    clock: Clock,
 ) -> RuntimeState:
     """Every service of a running server, wired once, here and nowhere else."""
     live = Connections(connections or {})
@@ -78,7 +80,7 @@ def _build_state(
         max_outstanding=settings.max_outstanding,
         connections=live,
     )
-    scheduler = Scheduler(store, dispatcher)
+    scheduler = Scheduler(store, dispatcher, clock=clock)
     metrics = Metrics(
         inbox_depth=lambda: dispatcher.queued, outstanding=lambda: dispatcher.outstanding
     )
@@ -95,6 +97,7 @@ def _build_state(
         api_keys=ApiKeyBook(store, settings.admin_key),
         usage=UsageRecorder(),
         metrics=metrics,
+        clock=clock,
     )
 
 
@@ -126,14 +129,16 @@ def create_app(
     store: Store | None = None,
     connections: dict[str, ConnectionConfig] | None = None,
     security: SecurityConfig | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> web.Application:
-    """The app; `store` defaults to the one `settings.store` names."""
+    """The app; `store` defaults to the one `settings.store` names; `clock` is the time
+    schedules and traffic limits go by (tests pass `runtime.testing.FakeClock`)."""
     # The listeners enforce their own body limits while streaming; this is aiohttp's
     # ceiling for anything that reads bodies whole (the admin API).
     app = web.Application(client_max_size=settings.max_body)
     configure_offload(settings.work_budget)
     store = store if store is not None else open_store(settings.store)
-    state = _build_state(app, processes, settings, store, connections, security)
+    state = _build_state(app, processes, settings, store, connections, security, clock)
     app[STATE] = state
     admin = AdminGuard(state.api_keys, state.security)
     app[ADMIN_GUARD] = admin

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from runtime.core.clock import Clock
 from runtime.core.connections import Connections
 from runtime.core.engine import Process
 from runtime.dispatch.dispatcher import Dispatcher
@@ -32,6 +33,7 @@ class RuntimeState:
     api_keys: ApiKeyBook
     usage: UsageRecorder
     metrics: Metrics
+    clock: Clock  # schedules and traffic limits read time through it
     ready: bool = False
     stopping: bool = False
     by_name: dict[str, Process] = field(init=False)

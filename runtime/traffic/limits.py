@@ -10,12 +10,12 @@ the IETF draft "RateLimit header fields for HTTP" (`RateLimit-Limit`, `-Remainin
 from __future__ import annotations
 
 import math
-import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
 
+from runtime.core.clock import SYSTEM_CLOCK, Clock
 from runtime.core.errors import RequestError
 
 if TYPE_CHECKING:
@@ -55,9 +55,16 @@ class RateLimiter:
     (a full bucket is the same as no bucket), so the table tracks the active callers; a
     flood of distinct callers past the cap evicts the least recently seen, which then
     start over with a full bucket: memory stays bounded at the price of leniency.
+    Buckets refill by the `clock`'s monotonic time (tests pass a fake one).
     """
 
-    def __init__(self, config: RateLimit, *, max_callers: int = DEFAULT_MAX_CALLERS) -> None:
+    def __init__(
+        self,
+        config: RateLimit,
+        *,
+        max_callers: int = DEFAULT_MAX_CALLERS,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         if max_callers < 1:
             raise ValueError("max_callers must be at least 1")
         self.limit = config.burst if config.burst is not None else config.requests
@@ -65,15 +72,16 @@ class RateLimiter:
         self.per_caller = config.by == "caller"
         self.max_callers = max_callers
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._monotonic = clock.monotonic  # bound once: the check runs on every request
 
     def __len__(self) -> int:
         """Buckets held (for tests and metrics)."""
         return len(self._buckets)
 
     def check(self, caller: str, now: float | None = None) -> RateDecision:
-        """Take a token for `caller` if one is left; `now` is `time.monotonic()` seconds."""
+        """Take a token for `caller` if one is left; `now` is the clock's monotonic seconds."""
         if now is None:
-            now = time.monotonic()
+            now = self._monotonic()
         limit, rate, buckets = self.limit, self.rate, self._buckets
         key = caller if self.per_caller else ""
         bucket = buckets.get(key)
@@ -176,17 +184,18 @@ class QuotaCounter:
     hold no `|`).
     """
 
-    def __init__(self, config: Quota, store: QuotaLedger) -> None:
+    def __init__(self, config: Quota, store: QuotaLedger, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.limit = config.requests
         self.per = config.per
         self.per_caller = config.by == "caller"
         self.store = store
+        self.clock = clock
         self._period = ("", 0.0, 0.0)  # cached (key, start, end)
 
     async def consume(self, listener: str, caller: str, now: float | None = None) -> QuotaDecision:
-        """Count one request; `now` is epoch seconds (`time.time()`)."""
+        """Count one request; `now` is epoch seconds (the clock's `now()`)."""
         if now is None:
-            now = time.time()
+            now = self.clock.now()
         period, start, end = self._period
         if not start <= now < end:
             period, start, end = self._period = quota_period(self.per, now)
