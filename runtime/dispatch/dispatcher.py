@@ -92,6 +92,7 @@ class Dispatcher:
         self.max_pending_writes = max_pending_writes
         self.connections = connections
         self.outstanding = 0  # accepted or running, not yet recorded
+        self._idle_waiters: list[asyncio.Future[None]] = []
         self._queue: asyncio.Queue[InboxItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()  # sync runs past their max_wait
@@ -132,6 +133,22 @@ class Dispatcher:
     @property
     def queued(self) -> int:
         return self._queue.qsize()
+
+    async def idle(self) -> None:
+        """Wait until no execution is accepted or running: each one so far is recorded (a
+        sync run's record may still sit in the store's write buffer). Tests await this."""
+        while self.outstanding:
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
+
+    def _done_one(self) -> None:
+        self.outstanding -= 1
+        if not self.outstanding and self._idle_waiters:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _reserve(self) -> None:
         if self._stopping:
@@ -177,10 +194,10 @@ class Dispatcher:
         try:
             accepted = await self.store.accept(item)
         except BaseException:
-            self.outstanding -= 1
+            self._done_one()
             raise
         if accepted.duplicate:
-            self.outstanding -= 1
+            self._done_one()
             if accepted.conflict:
                 raise IdempotencyKeyReused(
                     f"idempotency key {idempotency_key!r} was already used for another request "
@@ -231,7 +248,7 @@ class Dispatcher:
             log.exception("worker failed on inbox item %s; it stays in the inbox", item.id)
             return None
         finally:
-            self.outstanding -= 1
+            self._done_one()
 
     async def _finish_item(self, record: ExecutionRecord) -> Claimed | None:
         """Record a finished item. A busy worker claims its next item in the same commit,
@@ -282,7 +299,7 @@ class Dispatcher:
             try:
                 return await work
             finally:
-                self.outstanding -= 1
+                self._done_one()
         task = asyncio.create_task(work)
         task.add_done_callback(self._release)
         done, _ = await asyncio.wait({task}, timeout=max_wait)
@@ -297,7 +314,7 @@ class Dispatcher:
         return Pending(execution_id)
 
     def _release(self, task: asyncio.Task[Any]) -> None:
-        self.outstanding -= 1
+        self._done_one()
         if not task.cancelled() and task.exception() is not None:
             log.error("execution task failed", exc_info=task.exception())
 
