@@ -1,7 +1,8 @@
 """The scheduler in a running app: fires on time, claims, overlap, missed fires, pause.
 
-Fires are driven two ways: by the clock with one-second schedules (a few seconds of real
-time), and directly with `Scheduler.fire` and chosen slots, which needs no waiting at all.
+Every app here runs on a `FakeClock`: fires are driven by advancing it, or directly with
+`Scheduler.fire` and chosen slots; work in flight is held at a `Gate`. Nothing waits for
+real time (tests/e2e/test_schedules.py runs real servers on the real clock).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +18,16 @@ from typing import Any
 import pytest
 
 from runtime.loading.loader import load_processes
-from runtime.schedules.scheduler import ScheduledProcess, Scheduler
+from runtime.schedules.scheduler import QUEUE_POLL, Scheduler
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
 from runtime.server.state import STATE
 from runtime.store import ExecutionQuery, FireRecord, open_store
+from runtime.testing import FakeClock, Gate, settled
 from tests.helpers import ADMIN_KEY, Client, ClientFactory, admin_client
 
 FUTURE = "start: 2099-01-01T00:00:00"  # the clock never fires it; tests fire it by hand
+NOW = datetime(2030, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)  # where each test's clock starts
 
 
 def process(name: str, schedule: str, steps: str = "[]", record: str = "summary") -> str:
@@ -42,18 +44,29 @@ Start = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def start(tmp_path: Path, aiohttp_client: ClientFactory) -> Start:
-    """Start an app on the test's store file; call again to 'restart' on the same store."""
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
-    async def _start(*definitions: str) -> Client:
+
+@pytest.fixture
+def start(tmp_path: Path, aiohttp_client: ClientFactory, clock: FakeClock) -> Start:
+    """Start an app on the test's store file and clock; call again to 'restart' on the same
+    store. `gates` puts a closed gate first in the processes it names."""
+
+    async def _start(*definitions: str, gates: dict[str, Gate] | None = None) -> Client:
         directory = tmp_path / "processes"
         directory.mkdir(exist_ok=True)
         for old in directory.glob("*.yaml"):
             old.unlink()
         for index, text in enumerate(definitions):
             (directory / f"p{index}.yaml").write_text(text)
+        processes = load_processes(directory)
+        for process in processes:
+            if gates and process.name in gates:
+                gates[process.name].install(process)
         settings = Settings(admin_key=ADMIN_KEY, store=f"sqlite:///{tmp_path}/store.db", workers=2)
-        return await admin_client(aiohttp_client, create_app(load_processes(directory), settings))
+        app = create_app(processes, settings, clock=clock)
+        return await admin_client(aiohttp_client, app)
 
     return _start
 
@@ -66,32 +79,30 @@ def slot(minutes: int) -> datetime:
     return datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
 
 
-async def running(entry: ScheduledProcess) -> None:
-    for _ in range(500):
-        if entry.running:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the first fire never started")
+async def tick(clock: FakeClock, seconds: float) -> None:
+    """Once the scheduler's timer waits `seconds` for its next slot, advance to it."""
+    await clock.sleeping(seconds)
+    clock.advance(seconds)
 
 
 async def fires(client: Client, name: str) -> list[FireRecord]:
     return await client.app[STATE].store.list_fires(name, 500)
 
 
-async def test_fires_on_the_clock_once_per_slot(start: Start) -> None:
+async def test_fires_on_the_clock_once_per_slot(start: Start, clock: FakeClock) -> None:
     client = await start(process("tick", "every: 1s", record="full"))
-    for _ in range(60):
-        if len(await fires(client, "tick")) >= 3:
-            break
-        await asyncio.sleep(0.1)
+    for seconds in (0.5, 1.0, 1.0):  # to the first whole second, then two more slots
+        await tick(clock, seconds)
+        await settled(client.app)  # each run ends before the next slot (overlap: skip)
     done = [f for f in await fires(client, "tick") if f.status == "succeeded"]
-    assert len(done) >= 2
+    assert len(done) == 3
     slots = sorted(f.slot for f in done)
     assert all(s == int(s) for s in slots)  # nominal slots, whole seconds
     assert [b - a for a, b in itertools.pairwise(slots)] == [1.0] * (len(slots) - 1)
+    assert slots[0] == NOW.timestamp() + 0.5
     for fire in done:
         assert fire.kind == "schedule"
-        assert fire.claimed_at - fire.slot < 1.0  # fire delay
+        assert fire.claimed_at == fire.slot  # claimed when due: no time passed on the clock
         record = await client.app[STATE].store.get_execution(fire.execution_id or "")
         assert record is not None and record.trigger == "schedule"
         assert record.input is not None
@@ -113,13 +124,15 @@ async def test_a_slot_claimed_elsewhere_does_not_run_here(start: Start) -> None:
 
 
 async def test_overlap_skip_records_the_skipped_fire(start: Start) -> None:
-    client = await start(process("slow", FUTURE + "\nevery: 1m", "[{delay: {duration: 600ms}}]"))
+    gate = Gate()
+    client = await start(process("slow", FUTURE + "\nevery: 1m"), gates={"slow": gate})
     scheduler = scheduler_of(client)
     entry = scheduler.entries["slow"]
     first = asyncio.ensure_future(scheduler.fire(entry, slot(0), "schedule"))
-    await running(entry)
+    await gate.reached.wait()  # the first fire is running
     second = await scheduler.fire(entry, slot(1), "schedule")
     assert second is not None and second.status == "skipped"
+    gate.open()
     done = await first
     assert done is not None and done.status == "succeeded"
     recorded = {f.slot: f.status for f in await fires(client, "slow")}
@@ -129,15 +142,28 @@ async def test_overlap_skip_records_the_skipped_fire(start: Start) -> None:
 
 
 @pytest.mark.parametrize("overlap", ["queue", "allow"])
-async def test_overlap_queue_waits_and_allow_runs_both(start: Start, overlap: str) -> None:
+async def test_overlap_queue_waits_and_allow_runs_both(
+    start: Start, clock: FakeClock, overlap: str
+) -> None:
+    gate = Gate()
     schedule = f"{FUTURE}\nevery: 1m\noverlap: {overlap}"
-    client = await start(process("slow", schedule, "[{delay: {duration: 500ms}}]"))
+    client = await start(process("slow", schedule), gates={"slow": gate})
     scheduler = scheduler_of(client)
     entry = scheduler.entries["slow"]
     first = asyncio.ensure_future(scheduler.fire(entry, slot(0), "schedule"))
-    await running(entry)
-    second = await scheduler.fire(entry, slot(1), "schedule")
+    await gate.reached.wait()  # the first fire is running
+    following = asyncio.ensure_future(scheduler.fire(entry, slot(1), "schedule"))
+    if overlap == "queue":
+        await clock.sleeping(QUEUE_POLL)  # the second fire waits for the first to end
+        assert gate.reached.count == 1
+        gate.open()
+        await first
+        clock.advance(QUEUE_POLL)
+    else:
+        await gate.reached.wait(2)  # both run at once
+        gate.open()
     await first
+    second = await following
     assert second is not None and second.status == "succeeded"
     store = client.app[STATE].store
     records = {r.id: r for r in await store.list_executions(ExecutionQuery(process="slow"))}
@@ -151,12 +177,12 @@ async def test_overlap_queue_waits_and_allow_runs_both(start: Start, overlap: st
 
 
 async def test_a_running_fire_of_a_dead_runtime_stops_blocking_after_its_heartbeat(
-    start: Start,
+    start: Start, clock: FakeClock
 ) -> None:
     client = await start(process("job", FUTURE + "\nevery: 1m"))
     scheduler = scheduler_of(client)
     store = client.app[STATE].store
-    now = time.time()
+    now = clock.now()
     alive = FireRecord("job", slot(0).timestamp(), "schedule", "running", "other:1", now, now)
     await store.record_missed_fires([alive])  # inserts the row as given
     skipped = await scheduler.fire(scheduler.entries["job"], slot(1), "schedule")
@@ -178,21 +204,16 @@ async def _seed_last_fire(tmp_path: Path, name: str, slot_time: datetime) -> Non
 
 @pytest.mark.parametrize("catch_up", ["none", "once"])
 async def test_fires_missed_while_down_are_recorded_or_caught_up_once(
-    start: Start, tmp_path: Path, catch_up: str
+    start: Start, tmp_path: Path, clock: FakeClock, catch_up: str
 ) -> None:
     # The last fire was ten minutes ago: the runtime was down for ten one-minute slots.
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    if datetime.now(UTC) - now > timedelta(seconds=55):  # keep clear of a minute boundary
-        await asyncio.sleep(6)
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
+    clock.advance(29.5)  # half a minute past a slot
+    now = NOW.replace(microsecond=0)
     await _seed_last_fire(tmp_path, "nightly", now - timedelta(minutes=10))
     client = await start(process("nightly", f"every: 1m\ncatch_up: {catch_up}"))
+    await settled(client.app)  # the catch-up fire, if any
     expected = {(now - timedelta(minutes=k)).timestamp() for k in range(10)}
-    for _ in range(100):
-        recorded = {f.slot: f for f in await fires(client, "nightly") if f.slot in expected}
-        if catch_up == "none" or any(f.status == "succeeded" for f in recorded.values()):
-            break
-        await asyncio.sleep(0.05)
+    recorded = {f.slot: f for f in await fires(client, "nightly") if f.slot in expected}
     assert set(recorded) == expected
     statuses = sorted(f.status for f in recorded.values())
     executions = await client.app[STATE].store.list_executions(ExecutionQuery(process="nightly"))
@@ -206,7 +227,9 @@ async def test_fires_missed_while_down_are_recorded_or_caught_up_once(
         assert [e.id for e in executions] == [newest.execution_id]
 
 
-async def test_pause_survives_a_restart_and_run_now_still_works(start: Start) -> None:
+async def test_pause_survives_a_restart_and_run_now_still_works(
+    start: Start, clock: FakeClock
+) -> None:
     definition = process("tick", "every: 1s")
     client = await start(definition)
     paused = await client.post("/api/schedules/tick/pause")
@@ -219,7 +242,10 @@ async def test_pause_survives_a_restart_and_run_now_still_works(start: Start) ->
     listed = await (await client.get("/api/schedules")).json()
     assert [(s["process"], s["paused"]) for s in listed["items"]] == [("tick", True)]
     before = len(await fires(client, "tick"))
-    await asyncio.sleep(2.2)
+    await tick(clock, 0.5)
+    await tick(clock, 1.0)
+    await tick(clock, 1.0)  # past the time pause flags are read again
+    await settled(client.app)
     assert len(await fires(client, "tick")) == before  # nothing fired while paused
 
     ran = await client.post("/api/schedules/tick/run?wait=5000")
@@ -229,9 +255,10 @@ async def test_pause_survives_a_restart_and_run_now_still_works(start: Start) ->
 
     resumed = await (await client.post("/api/schedules/tick/resume")).json()
     assert resumed["paused"] is False and resumed["next_fire_at"] is not None
-    await asyncio.sleep(2.2)
+    await tick(clock, 1.0)
+    await settled(client.app)
     kinds = [f.kind for f in await fires(client, "tick") if f.status == "succeeded"]
-    assert kinds.count("schedule") >= 1
+    assert kinds.count("schedule") == 1
 
 
 async def test_schedule_api_answers_problems_for_unknown_names_and_bad_queries(
@@ -254,12 +281,14 @@ async def test_schedule_api_answers_problems_for_unknown_names_and_bad_queries(
     assert job["next_fire_at"].startswith("2099-01-01T01:00:00")  # 02:00 in Berlin, in UTC
 
 
-async def test_fires_of_dead_runtimes_are_abandoned_at_start(start: Start, tmp_path: Path) -> None:
+async def test_fires_of_dead_runtimes_are_abandoned_at_start(
+    start: Start, tmp_path: Path, clock: FakeClock
+) -> None:
     gone = await asyncio.create_subprocess_exec("true")  # a process that is surely gone
     await gone.wait()
     store = open_store(f"sqlite:///{tmp_path}/store.db")
     await store.open()
-    now = time.time()
+    now = clock.now()
     here = socket.gethostname()
     owners = {
         0: f"{here}:{gone.pid}:dead01",  # this host, process gone
@@ -284,12 +313,9 @@ async def test_fires_held_up_past_several_slots_run_the_newest_and_record_the_re
 ) -> None:
     client = await start(process("job", FUTURE + "\nevery: 1m"))
     scheduler = scheduler_of(client)
-    scheduler._on_fire("job", [slot(0), slot(1), slot(2)])  # what APScheduler hands over
-    for _ in range(200):
-        recorded = {f.slot: f.status for f in await fires(client, "job")}
-        if recorded.get(slot(2).timestamp()) == "succeeded":
-            break
-        await asyncio.sleep(0.02)
+    scheduler._on_fire("job", [slot(0), slot(1), slot(2)])  # what the timer hands over
+    await settled(client.app)
+    recorded = {f.slot: f.status for f in await fires(client, "job")}
     assert recorded == {
         slot(0).timestamp(): "missed",
         slot(1).timestamp(): "missed",
@@ -298,7 +324,7 @@ async def test_fires_held_up_past_several_slots_run_the_newest_and_record_the_re
 
 
 async def test_jitter_delays_the_claim_by_a_random_time_up_to_the_limit(
-    start: Start, monkeypatch: pytest.MonkeyPatch
+    start: Start, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = await start(process("job", FUTURE + "\nevery: 1m\njitter: 400ms"))
     scheduler = scheduler_of(client)
@@ -309,8 +335,11 @@ async def test_jitter_delays_the_claim_by_a_random_time_up_to_the_limit(
         return high
 
     monkeypatch.setattr("runtime.schedules.scheduler.random.uniform", uniform)
-    began = time.time()
-    fire = await scheduler.fire(scheduler.entries["job"], slot(0), "schedule")
-    assert fire is not None and fire.status == "succeeded"
+    began = clock.now()
+    firing = asyncio.ensure_future(scheduler.fire(scheduler.entries["job"], slot(0), "schedule"))
+    await clock.sleeping(0.4)  # the jitter
     assert asked == [(0, 0.4)]
-    assert fire.claimed_at - began >= 0.4
+    clock.advance(0.4)
+    fire = await firing
+    assert fire is not None and fire.status == "succeeded"
+    assert fire.claimed_at - began == pytest.approx(0.4)
