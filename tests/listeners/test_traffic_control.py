@@ -1,6 +1,6 @@
 """Traffic control on real listeners: rate limits, stored quotas, concurrency caps, CORS,
 and the analytics that count them (/metrics through prometheus_client's parser, and
-/api/usage)."""
+/api/usage). The apps run on a FakeClock: buckets refill when a test advances it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from runtime.security.api_keys import new_key
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
 from runtime.store import open_store
+from runtime.testing import FakeClock, Gate
 from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory, echo_soap_process
 
 PROCESSES = {
@@ -29,18 +30,28 @@ PROCESSES = {
 def write(directory: Path) -> None:
     directory.mkdir(exist_ok=True)
     for name, traffic in PROCESSES.items():
-        steps = "[{delay: {duration: 300ms}}]" if name == "single" else "[]"
         (directory / f"{name}.yaml").write_text(
             f"name: {name}\ntrigger:\n  http:\n    path: /{name}\n    auth: {{api_key: {{}}}}\n"
-            f"    {traffic}\nsteps: {steps}\n"
+            f"    {traffic}\nsteps: []\n"
         )
 
 
-async def start(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
+async def start(
+    tmp_path: Path,
+    aiohttp_client: ClientFactory,
+    clock: FakeClock | None = None,
+    gates: dict[str, Gate] | None = None,
+) -> Client:
+    """The app of `tmp_path/p` on a fake clock; `gates` holds executions of the processes
+    they name until opened."""
     processes, connections, problems = load_directory(tmp_path / "p")
     assert problems == []
+    for process in processes:
+        if gates and process.name in gates:
+            gates[process.name].install(process)
     settings = Settings(admin_key=ADMIN_KEY, store=f"sqlite:///{tmp_path}/store.db")
-    return await aiohttp_client(create_app(processes, settings, connections=connections))
+    app = create_app(processes, settings, connections=connections, clock=clock or FakeClock())
+    return await aiohttp_client(app)
 
 
 async def keys(tmp_path: Path, *names: str) -> dict[str, dict[str, str]]:
@@ -60,17 +71,22 @@ async def test_a_burst_over_the_rate_limit_gets_429_with_retry_after(
 ) -> None:
     write(tmp_path / "p")
     callers = await keys(tmp_path, "a", "b")
-    client = await start(tmp_path, aiohttp_client)
+    clock = FakeClock()
+    client = await start(tmp_path, aiohttp_client, clock)
     answers = [await client.post("/limited", json={}, headers=callers["a"]) for _ in range(5)]
     assert [r.status for r in answers] == [200, 200, 200, 429, 429]
     assert [r.headers["RateLimit-Remaining"] for r in answers[:3]] == ["2", "1", "0"]
     refused = answers[3]
     assert refused.content_type == "application/problem+json"
-    # 3 per minute: the next token comes in 20 s (give or take the test's own time).
-    assert 18 <= int(refused.headers["Retry-After"]) <= 20
+    # 3 per minute: the next token comes in 20 s.
+    assert refused.headers["Retry-After"] == "20"
     assert refused.headers["RateLimit-Limit"] == "3"
     # Per caller: another key has its own bucket.
     assert (await client.post("/limited", json={}, headers=callers["b"])).status == 200
+    # 20 s later, one token is back.
+    clock.advance(20)
+    again = [await client.post("/limited", json={}, headers=callers["a"]) for _ in range(2)]
+    assert [r.status for r in again] == [200, 429]
 
 
 async def test_a_quota_survives_a_restart(tmp_path: Path, aiohttp_client: ClientFactory) -> None:
@@ -94,12 +110,14 @@ async def test_max_concurrent_refuses_with_503_while_full(
 ) -> None:
     write(tmp_path / "p")
     caller = (await keys(tmp_path, "a"))["a"]
-    client = await start(tmp_path, aiohttp_client)
+    gate = Gate()
+    client = await start(tmp_path, aiohttp_client, gates={"single": gate})
     first = asyncio.ensure_future(client.post("/single", json={}, headers=caller))
-    await asyncio.sleep(0.1)
+    await gate.reached.wait()  # the first request holds the only slot
     busy = await client.post("/single", json={}, headers=caller)
     assert busy.status == 503
     assert busy.headers["Retry-After"] == "1"
+    gate.open()
     assert (await first).status == 200
     assert (await client.post("/single", json={}, headers=caller)).status == 200  # freed
 
@@ -197,4 +215,4 @@ async def test_a_soap_listener_rate_limit_answers_a_fault_with_429(
     assert limited.status == 429
     assert limited.content_type == "text/xml"  # a SOAP 1.1 Fault, not a problem document
     assert "<faultcode>soap:Client</faultcode>" in await limited.text()
-    assert 55 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["Retry-After"] == "60"
