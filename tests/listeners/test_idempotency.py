@@ -6,8 +6,6 @@ different body under a used key gets 422 (as Stripe does)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from runtime.security.api_keys import new_key
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
 from runtime.store import open_store
+from runtime.testing import settled
 from tests.helpers import ADMIN, ADMIN_KEY, Client, ClientFactory
 
 PROCESSES = {
@@ -73,14 +72,11 @@ async def post(
 
 
 async def finished(client: Client, execution_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        response = await client.get(f"/api/executions/{execution_id}", headers=ADMIN)
-        record: dict[str, Any] = await response.json()
-        if record["status"] in ("succeeded", "failed"):
-            return record
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{execution_id} did not finish")
+    await settled(client.app)
+    response = await client.get(f"/api/executions/{execution_id}", headers=ADMIN)
+    record: dict[str, Any] = await response.json()
+    assert record["status"] in ("succeeded", "failed"), record
+    return record
 
 
 async def test_two_callers_with_one_key_get_two_executions(client: Client) -> None:

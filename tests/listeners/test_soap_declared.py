@@ -3,7 +3,6 @@ exact decimals from the request through the process to the response and to SQL."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from runtime.loading.loader import load_directory, validate_directory
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
+from runtime.testing import settled
 from tests.helpers import (
     ADMIN_KEY,
     Client,
@@ -317,14 +317,8 @@ async def test_decimals_stay_exact_through_the_inbox_of_an_async_operation(
     response = await client.post("/soap/book", data=body, headers={"Content-Type": "text/xml"})
     assert response.status == 200, await response.text()
     execution = response.headers["X-Execution-Id"]
-    deadline = asyncio.get_running_loop().time() + 20
-    while True:  # a worker runs the execution: poll its record until it is finished
-        found = await client.get(f"/api/executions/{execution}")
-        record = await found.json() if found.status == 200 else {}
-        if record.get("status") in ("succeeded", "failed"):
-            break
-        assert asyncio.get_running_loop().time() < deadline, record
-        await asyncio.sleep(0.05)
+    await settled(client.app)  # a worker runs the execution after the ack
+    record = await (await client.get(f"/api/executions/{execution}")).json()
     assert record["status"] == "succeeded", record
     engine = create_async_engine(url)
     try:

@@ -4,7 +4,6 @@ tables and drops them; without a server it skips, unless WHARF_REQUIRE_SERVICES=
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import textwrap
 import uuid
@@ -132,12 +131,10 @@ async def fire(state: RuntimeState, name: str = "orders-poll") -> FireRecord:
 
 async def execution(state: RuntimeState, execution_id: str | None) -> ExecutionRecord:
     assert execution_id is not None
-    for _ in range(200):  # records are written just after the run
-        found = await state.store.get_execution(execution_id)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"no record of execution {execution_id}")
+    await state.store.flush()  # the fire's run is recorded through the write buffer
+    found = await state.store.get_execution(execution_id)
+    assert found is not None, f"no record of execution {execution_id}"
+    return found
 
 
 def bodies(record: ExecutionRecord) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from runtime.loading.loader import load_processes
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
 from runtime.server.state import STATE
+from runtime.testing import Gate
 from tests.helpers import ADMIN_KEY, admin_client
 
 Client = TestClient[Any, Any]
@@ -22,15 +22,13 @@ SLOW = """
 name: slow-intake
 trigger:
   http: {auth: none, method: POST, path: /intake, input: json, mode: async}
-steps:
-  - delay: {duration: 300ms}
+steps: []
 """
-SLOW_SYNC = """
-name: slow-sync
+SYNC = """
+name: sync
 trigger:
   http: {auth: none, method: POST, path: /sync, input: json}
-steps:
-  - delay: {duration: 300ms}
+steps: []
 """
 
 
@@ -38,9 +36,11 @@ async def test_over_the_bound_listeners_answer_503(
     tmp_path: Path, aiohttp_client: Callable[..., Awaitable[Client]]
 ) -> None:
     (tmp_path / "slow.yaml").write_text(textwrap.dedent(SLOW))
-    (tmp_path / "sync.yaml").write_text(textwrap.dedent(SLOW_SYNC))
+    (tmp_path / "sync.yaml").write_text(textwrap.dedent(SYNC))
     settings = Settings(admin_key=ADMIN_KEY, store="sqlite://", workers=1, max_outstanding=2)
-    app = create_app(load_processes(tmp_path), settings)
+    processes = load_processes(tmp_path)
+    gate = Gate().install(next(p for p in processes if p.name == "slow-intake"))
+    app = create_app(processes, settings)
     client = await admin_client(aiohttp_client, app)
 
     first = await client.post("/intake", json={"n": 1})
@@ -58,10 +58,9 @@ async def test_over_the_bound_listeners_answer_503(
         assert "limit 2" in problem["detail"]
 
     dispatcher = app[STATE].dispatcher
-    for _ in range(100):
-        if dispatcher.outstanding == 0:
-            break
-        await asyncio.sleep(0.02)
+    assert dispatcher.outstanding == 2  # held at the gate (or queued behind it)
+    gate.open()
+    await dispatcher.idle()
     assert dispatcher.outstanding == 0
     again = await client.post("/intake", json={"n": 4})
     assert again.status == 202

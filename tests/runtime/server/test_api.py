@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from runtime.loading.loader import load_processes
 from runtime.server.api.routes import ROUTES, openapi_document
 from runtime.server.app import create_app
 from runtime.server.settings import Settings
+from runtime.testing import Gate, settled
 from tests.helpers import ADMIN_KEY, admin_client
 
 PROCESSES = {
@@ -48,8 +48,7 @@ PROCESSES = {
         name: slow
         trigger:
           http: {auth: none, method: POST, path: /slow, input: json}
-        steps:
-          - delay: {duration: 300ms}
+        steps:   # held at a gate first (see the fixtures)
           - map: {fields: {done: true}}
     """,
 }
@@ -58,11 +57,21 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def client(tmp_path: Path, aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
+def slow_gate() -> Gate:
+    """Holds executions of `slow` until the test opens it."""
+    return Gate()
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Path, aiohttp_client: Callable[..., Awaitable[Client]], slow_gate: Gate
+) -> Client:
     for name, text in PROCESSES.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     settings = Settings(admin_key=ADMIN_KEY, store="sqlite://", workers=2, max_outstanding=50)
-    return await admin_client(aiohttp_client, create_app(load_processes(tmp_path), settings))
+    processes = load_processes(tmp_path)
+    slow_gate.install(next(p for p in processes if p.name == "slow"))
+    return await admin_client(aiohttp_client, create_app(processes, settings))
 
 
 def conforms(body: Any, schema_name: str) -> None:
@@ -73,14 +82,14 @@ def conforms(body: Any, schema_name: str) -> None:
 
 
 async def wait_for_status(client: Client, execution_id: str, *statuses: str) -> dict[str, Any]:
-    for _ in range(200):
-        response = await client.get(f"/api/executions/{execution_id}")
-        if response.status == 200:
-            body = await response.json()
-            if body["status"] in statuses:
-                return dict(body)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"execution {execution_id} never reached {statuses}")
+    """The execution's record once everything in flight is recorded; its status is one of
+    `statuses`."""
+    await settled(client.app)
+    response = await client.get(f"/api/executions/{execution_id}")
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["status"] in statuses, body
+    return dict(body)
 
 
 async def test_openapi_document_is_valid(client: Client) -> None:
@@ -184,13 +193,14 @@ async def test_execute_api_async_and_sync(client: Client) -> None:
     assert unknown.status == 404
 
 
-async def test_max_wait_answers_202_and_records_once(client: Client) -> None:
+async def test_max_wait_answers_202_and_records_once(client: Client, slow_gate: Gate) -> None:
     response = await client.post("/slow", json={}, headers={"X-Max-Wait": "50"})
     assert response.status == 202
     execution_id = response.headers["X-Execution-Id"]
     assert response.headers["X-Execution-Status-Link"] == f"/api/executions/{execution_id}"
     running = await (await client.get(f"/api/executions/{execution_id}")).json()
     assert running["status"] == "running"
+    slow_gate.open()
     record = await wait_for_status(client, execution_id, "succeeded")
     assert record["documents_out"] == 1
     listing = await (await client.get("/api/executions", params={"process": "slow"})).json()
