@@ -3,7 +3,6 @@ server's host key is checked (the shared actions are in remote_files/)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -45,4 +44,3 @@ async def test_sftp_unknown_host_key_is_refused(
         assert PASSWORD not in error.detail
         assert not (root / "x.csv").exists()
         await connections.close()
-    await asyncio.sleep(0)

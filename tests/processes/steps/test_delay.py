@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from runtime.core.document import Document
+from runtime.core.engine import ExecutionResult
 from tests.helpers import steps_process, validate_files
 
 
@@ -27,20 +28,19 @@ async def test_delays_run_concurrently(tmp_path: Path) -> None:
     process = steps_process(tmp_path, "- delay: {duration: 100ms}")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    ticks = 0
+    events: list[str] = []
+    for n in range(5):  # due while the delays run: they run first only if the loop is free
+        loop.call_later(0.015 * (n + 1), events.append, f"tick {n}")
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while loop.time() - started < 0.09:
-            ticks += 1
-            await asyncio.sleep(0.01)
+    async def execute(n: int) -> ExecutionResult:
+        result = await process.execute([Document.json({"n": n})])
+        events.append("done")
+        return result
 
-    results, _ = await asyncio.gather(
-        asyncio.gather(*(process.execute([Document.json({"n": n})]) for n in range(5))), ticker()
-    )
+    results = await asyncio.gather(*(execute(n) for n in range(5)))
     elapsed = loop.time() - started
     assert 0.1 <= elapsed < 0.35  # five 100 ms delays overlap
-    assert ticks >= 5  # the loop kept running meanwhile
+    assert events == [f"tick {n}" for n in range(5)] + ["done"] * 5  # the loop kept running
     assert [r.documents[0].body for r in results] == [{"n": n} for n in range(5)]
 
 

@@ -173,10 +173,10 @@ async def test_retry_until_success_works_on_fresh_copies(tmp_path: Path) -> None
 async def test_backoff_between_attempts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[float] = []
 
-    async def fake_sleep(seconds: float) -> None:
+    async def record_wait(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(retry, "asyncio", FakeAsyncio(fake_sleep))
+    monkeypatch.setattr(retry, "asyncio", FakeAsyncio(record_wait))
     result = await run_steps(
         tmp_path,
         """
