@@ -2,6 +2,12 @@
 
 Output goes to a log file rather than a pipe, so a chatty server can never block on a
 full pipe; the test reads the `WHARF_LISTENING host port` line from the file.
+
+A server in another process pushes no signal a test could await: it writes files and
+answers HTTP. So e2e tests poll what they can see, through `wait_until` and
+`wait_until_async`, the only places here that sleep (in-process tests await signals from
+`runtime.testing` instead). Where an e2e test needs work in flight, the process calls a
+`runtime.testing.FakeServer` the test owns, which is a real signal.
 """
 
 from __future__ import annotations
@@ -16,11 +22,35 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "wharf-test-admin-key-not-a-secret"  # the servers' admin credential
 ADMIN = {"X-API-Key": ADMIN_KEY}
+POLL_EVERY = 0.05  # seconds between two looks at a server in another process
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], what: str, timeout: float = 30.0) -> T:
+    """Poll `check` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(POLL_EVERY)  # real clock: another process, nothing to await (see above)
+    return found
+
+
+async def wait_until_async(check: Callable[[], Awaitable[T]], what: str, within: float = 30.0) -> T:
+    """`wait_until` for an async `check`, without blocking the test's event loop."""
+    deadline = time.monotonic() + within
+    while not (found := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(POLL_EVERY)  # real clock: another process (see above)
+    return found
 
 
 def run_cli(
@@ -77,17 +107,27 @@ class WharfServer:
         env = {"WHARF_ADMIN_KEY": ADMIN_KEY, **os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, cwd=self.cwd, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        proc = self.proc
+
+        def listening() -> str:
             for line in self.log.splitlines():
                 if line.startswith("WHARF_LISTENING"):
-                    self.port = int(line.split()[2])
-                    return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"wharf did not start:\n{self.log}")
+                    return line
+            return "exited" if proc.poll() is not None else ""
+
+        try:
+            line = wait_until(listening, "wharf to listen", timeout)
+        except AssertionError:
+            line = "timed out"
+        if not line.startswith("WHARF_LISTENING"):
+            self.kill()
+            raise RuntimeError(f"wharf did not start ({line}):\n{self.log}")
+        self.port = int(line.split()[2])
+        return self
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        """Until the server's log holds `text` (e.g. "shutting down" after a SIGTERM)."""
+        wait_until(lambda: text in self.log, f"{text!r} in the server log", timeout)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait for the exit code."""

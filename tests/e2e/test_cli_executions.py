@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ADMIN, ADMIN_KEY, WharfServer, run_cli
+from tests.serverproc import ADMIN, ADMIN_KEY, WharfServer, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,16 +39,15 @@ def post(url: str, body: dict[str, object]) -> str:
 
 
 def wait_status(url: str, execution_id: str, status: str) -> None:
-    for _ in range(200):
+    def reached() -> bool:
         try:
             request = urllib.request.Request(f"{url}/api/executions/{execution_id}", headers=ADMIN)
             with urllib.request.urlopen(request) as response:
-                if json.load(response)["status"] == status:
-                    return
+                return bool(json.load(response)["status"] == status)
         except urllib.error.HTTPError:
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"{execution_id} never became {status}")
+            return False
+
+    wait_until(reached, f"{execution_id} to become {status}")
 
 
 def test_list_show_retry_via_server_and_store(tmp_path: Path) -> None:

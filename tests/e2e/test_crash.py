@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.serverproc import ADMIN, WharfServer
+from runtime.testing import FakeRequest, FakeServer, Latch
+from tests.serverproc import ADMIN, WharfServer, wait_until_async
 
 pytestmark = pytest.mark.e2e
 
@@ -82,18 +82,18 @@ async def _resend(url: str, keys: list[str]) -> dict[str, str]:
     return results
 
 
-async def _wait_until_drained(url: str, deadline: float) -> None:
+async def _wait_until_drained(url: str) -> None:
     async with aiohttp.ClientSession(headers=ADMIN) as session:
-        while time.monotonic() < deadline:
-            busy = 0
+
+        async def drained() -> bool:
             for status in ("queued", "running"):
                 params = {"status": status, "limit": "1"}
                 async with session.get(f"{url}/api/executions", params=params) as response:
-                    busy += len((await response.json())["items"])
-            if not busy:
-                return
-            await asyncio.sleep(0.2)
-    raise AssertionError("executions still queued or running")
+                    if (await response.json())["items"]:
+                        return False
+            return True
+
+        await wait_until_async(drained, "no execution queued or running", within=60)
 
 
 async def test_acknowledged_requests_survive_kill_9(tmp_path: Path) -> None:
@@ -117,11 +117,11 @@ async def test_acknowledged_requests_survive_kill_9(tmp_path: Path) -> None:
     assert unfinished, "the kill should leave accepted work in the inbox"
 
     with WharfServer(processes, *options, cwd=tmp_path) as second:
-        await _wait_until_drained(second.url, time.monotonic() + 60)
+        await _wait_until_drained(second.url)
         # Deliveries are retried by senders: every acknowledged key again, and every key
         # that never heard 202. Acknowledged ones must come back as the same execution.
         replayed = await _resend(second.url, keys)
-        await _wait_until_drained(second.url, time.monotonic() + 60)
+        await _wait_until_drained(second.url)
     for key, execution_id in acknowledged.items():
         assert replayed[key] == execution_id
 
@@ -148,25 +148,41 @@ name: slow-ingest
 trigger:
   http: {auth: none, method: POST, path: /slow, input: json, mode: async}
 steps:
-  - delay: {duration: 800ms}
+  - http.request: {connection: upstream, path: "'/work'"}   # answered when the test says
 """
 
 
 async def test_sigterm_lets_running_work_finish(tmp_path: Path) -> None:
+    arrived, release = Latch(), asyncio.Event()
+
+    async def upstream(request: FakeRequest) -> object:
+        arrived.arrive()
+        await release.wait()
+        return {}
+
     processes = tmp_path / "processes"
     processes.mkdir()
     (processes / "slow.yaml").write_text(SLOW_ASYNC)
     store = tmp_path / "store.db"
-    server = WharfServer(processes, "--store", f"sqlite:///{store}", cwd=tmp_path).start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"{server.url}/slow", json={}) as response:
-                assert response.status == 202
-                execution_id = (await response.json())["execution_id"]
-            await asyncio.sleep(0.2)  # the worker has taken it
-        assert server.stop() == 0
-    finally:
-        server.kill()
+    async with FakeServer(upstream) as fake:
+        (processes / "connections.yaml").write_text(
+            f"connections:\n  upstream: {{connector: http, base_url: '{fake.url}'}}\n"
+        )
+        server = WharfServer(processes, "--store", f"sqlite:///{store}", cwd=tmp_path).start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{server.url}/slow", json={}) as response:
+                    assert response.status == 202
+                    execution_id = (await response.json())["execution_id"]
+                await asyncio.wait_for(arrived.wait(), 30)  # a worker runs it: held upstream
+            assert server.proc is not None
+            server.proc.terminate()  # SIGTERM while the execution runs
+            await asyncio.to_thread(server.wait_for_log, "shutting down")
+            release.set()
+            assert await asyncio.to_thread(server.proc.wait, 30) == 0
+        finally:
+            release.set()
+            server.kill()
     with sqlite3.connect(store) as db:
         status = db.execute(
             "SELECT status FROM executions WHERE id = ?", (execution_id,)
@@ -198,21 +214,13 @@ steps:
 """
 
 
-async def _poll(check: Any, what: str) -> Any:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_a_rerun_after_kill_9_is_a_visible_second_attempt(tmp_path: Path) -> None:
     hooks: list[str | None] = []
+    hooked = Latch()
 
     async def hook(request: web.Request) -> web.Response:
         hooks.append(request.headers.get("Idempotency-Key"))
+        hooked.arrive()
         return web.json_response({"ok": True})
 
     upstream_app = web.Application()
@@ -252,13 +260,9 @@ async def test_a_rerun_after_kill_9_is_a_visible_second_attempt(tmp_path: Path) 
             ):
                 assert response.status == 202
                 execution_id = (await response.json())["execution_id"]
-
-            async def hooked() -> bool:
-                return len(hooks) == 1
-
-            await _poll(hooked, "the first attempt's call upstream")
+            await asyncio.wait_for(hooked.wait(1), 30)  # the first attempt's call upstream
         finally:
-            first.kill()  # mid-attempt: in the 120 s delay, after both effects
+            first.kill()  # mid-attempt: after both effects, before its 120 s delay ends
         assert first.proc is not None and first.proc.returncode == -9
 
         with WharfServer(processes, *options, cwd=tmp_path) as second:
@@ -270,7 +274,7 @@ async def test_a_rerun_after_kill_9_is_a_visible_second_attempt(tmp_path: Path) 
                         record: dict[str, Any] = await response.json()
                     return record if record["status"] in ("succeeded", "failed") else None
 
-                record = await _poll(finished, "the second attempt")
+                record = await wait_until_async(finished, "the second attempt")
     finally:
         await runner.cleanup()
 

@@ -4,6 +4,9 @@ Each run also inserts its slot into a separate database through an sql connectio
 "ran once" is counted by what the process did, not only by Wharf's own fire records.
 The CLI is exercised against the same servers: list, run-now, and a pause set directly
 in the store that both servers honour.
+
+These are the real-clock schedule tests (the in-process ones run on a FakeClock): one-
+second schedules in separate server processes, so they take a few seconds of real time.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ADMIN_KEY, WharfServer, run_cli
+from tests.serverproc import ADMIN_KEY, WharfServer, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +58,17 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
         return list(db.execute(sql))
 
 
+def fired(store: Path, at_least: int) -> int:
+    """Once the servers recorded `at_least` fires (they fire every second), how many."""
+
+    def count() -> int:
+        found = query(store, "SELECT count(*) FROM schedule_fires")[0][0] if store.exists() else 0
+        assert isinstance(found, int)
+        return found if found >= at_least else 0
+
+    return wait_until(count, f"{at_least} schedule fires")
+
+
 def test_two_servers_on_one_store_run_each_slot_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,7 +81,7 @@ def test_two_servers_on_one_store_run_each_slot_once(
     store = tmp_path / "store.db"
     options = ("--store", f"sqlite:///{store}")
     with WharfServer(directory, *options) as first, WharfServer(directory, *options) as second:
-        time.sleep(6)
+        fired(store, 6)
         listing = wharf("schedules", "list", "--url", first.url)
         assert listing.returncode == 0, listing.stderr
         assert "tick" in listing.stdout and "every 1s" in listing.stdout
@@ -100,11 +114,13 @@ def test_a_pause_written_to_the_store_stops_every_server(
     store = tmp_path / "store.db"
     options = ("--store", f"sqlite:///{store}")
     with WharfServer(directory, *options), WharfServer(directory, *options):
-        time.sleep(2)
+        fired(store, 2)  # it was firing before the pause
         paused = wharf("schedules", "pause", "tick", "--store", f"sqlite:///{store}")
         assert paused.returncode == 0, paused.stderr
-        time.sleep(3)  # servers re-read pause flags every 2 s
+        # Real clock, by nature: the servers see the flag within PAUSE_REFRESH (2 s), and
+        # "no fire for 2.5 s" can only be seen by letting 2.5 s pass.
+        time.sleep(3)  # real clock: the servers re-read pause flags every 2 s
         count = query(store, "SELECT count(*) FROM schedule_fires")[0][0]
         assert count >= 2  # it was firing before the pause
-        time.sleep(2.5)
+        time.sleep(2.5)  # real clock: two and a half one-second slots without a fire
         assert query(store, "SELECT count(*) FROM schedule_fires")[0][0] == count

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from runtime.testing import FakeRequest, FakeServer, Latch
 from tests.serverproc import ROOT, WharfServer
 
 pytestmark = pytest.mark.e2e
@@ -19,13 +20,33 @@ SLOW = """
 name: slow
 trigger: {http: {auth: none, method: POST, path: /slow, input: json}}
 steps:
-  - delay: {duration: 1s}
+  - http.request: {connection: upstream, path: "'/work'"}   # answered when the test says
   - map: {fields: {done: doc.n}}
 """
 
 
 async def test_sigterm_finishes_in_flight_requests_then_exits_0(tmp_path: Path) -> None:
-    (tmp_path / "slow.yaml").write_text(textwrap.dedent(SLOW))
+    arrived, release = Latch(), asyncio.Event()
+
+    async def upstream(request: FakeRequest) -> object:
+        arrived.arrive()
+        await release.wait()
+        return request.json()
+
+    async with FakeServer(upstream) as fake:
+        (tmp_path / "slow.yaml").write_text(textwrap.dedent(SLOW))
+        (tmp_path / "connections.yaml").write_text(
+            f"connections:\n  upstream: {{connector: http, base_url: '{fake.url}'}}\n"
+        )
+        try:
+            await _sigterm_while_a_request_runs(tmp_path, arrived, release)
+        finally:
+            release.set()  # a failed test must not leave the fake server's handler waiting
+
+
+async def _sigterm_while_a_request_runs(
+    tmp_path: Path, arrived: Latch, release: asyncio.Event
+) -> None:
     server = WharfServer(tmp_path, "--shutdown-timeout", "10s").start()
     try:
         async with aiohttp.ClientSession() as session:
@@ -35,9 +56,11 @@ async def test_sigterm_finishes_in_flight_requests_then_exits_0(tmp_path: Path) 
                 assert response.status == 200
                 assert (await response.json())["status"] == "ready"
             in_flight = asyncio.create_task(session.post(f"{server.url}/slow", json={"n": 7}))
-            await asyncio.sleep(0.3)  # the request is inside its delay step now
+            await asyncio.wait_for(arrived.wait(), 30)  # the request is in its steps, held upstream
             assert server.proc is not None
             server.proc.terminate()  # SIGTERM
+            await asyncio.to_thread(server.wait_for_log, "shutting down")
+            release.set()
             response = await in_flight
             assert response.status == 200
             assert await response.json() == {"done": 7}
