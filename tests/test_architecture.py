@@ -1,4 +1,4 @@
-"""The shape of the house: no import circles, and no import from a lower layer to a
+"""The shape of the house: no import circles, no import from a lower layer to a
 higher one. Every import counts — module level, `TYPE_CHECKING` blocks and imports inside
 functions — because each is a dependency a reader has to follow.
 
@@ -169,3 +169,22 @@ def test_the_checks_can_fail() -> None:
     assert layer_of("runtime.server.app") > layer_of("listeners.http") > layer_of("runtime.core")
     with pytest.raises(AssertionError, match="in no layer"):
         layer_of("elsewhere.module")
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """A module over 400 lines does two jobs; a function over 60 lines hides several."""
+    too_long = []
+    for name, path in sorted(MODULES.items()):
+        source = path.read_text()
+        if (lines := len(source.splitlines())) > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(source, str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}.{node.name} (line {node.lineno}): {length} lines")
+    assert too_long == [], "split these:\n" + "\n".join(too_long)

@@ -106,13 +106,6 @@ class RateLimiter:
         wait = math.ceil((1.0 - tokens) / rate - _EPS)
         return RateDecision(False, limit, 0, (limit - tokens) / rate, wait if wait > 1 else 1)
 
-    def admit(self, caller: str) -> RateDecision:
-        """`check`, raising the 429 problem when refused."""
-        decision = self.check(caller)
-        if not decision.allowed:
-            raise rate_limited(decision)
-        return decision
-
     def _add(self, key: str, now: float) -> _Bucket:
         buckets = self._buckets
         # Drop up to two idle full buckets per new caller so the table shrinks as
@@ -205,13 +198,6 @@ class QuotaCounter:
         if used is None:
             return QuotaDecision(False, self.limit, self.limit, end, retry_after)
         return QuotaDecision(True, self.limit, used, end, retry_after)
-
-    async def admit(self, listener: str, caller: str) -> QuotaDecision:
-        """`consume`, raising the 429 problem when the quota is spent."""
-        decision = await self.consume(listener, caller)
-        if not decision.allowed:
-            raise quota_exceeded(decision)
-        return decision
 
 
 def quota_exceeded(decision: QuotaDecision) -> RequestError:

@@ -276,3 +276,18 @@ def test_the_fake_clock_starts_where_told() -> None:
     start = datetime(2031, 2, 3, tzinfo=UTC)
     assert FakeClock(start).now() == start.timestamp()
     assert FakeClock(start.timestamp() + 1).utcnow() == start + timedelta(seconds=1)
+
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+async def test_the_readme_example_runs() -> None:
+    """The README's "Testing your processes" example works as printed."""
+    section = README.split("## Testing your processes", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    tests = [value for name, value in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 2
+    for test in tests:
+        await test()

@@ -141,14 +141,6 @@ def test_a_refusal_is_a_429_problem_with_the_headers() -> None:
     assert error.headers["RateLimit-Remaining"] == "0"
 
 
-def test_admit_raises_when_refused() -> None:
-    rl = limiter(requests=1, per="hour")
-    assert rl.admit("a").allowed
-    with pytest.raises(RequestError) as caught:
-        rl.admit("a")
-    assert caught.value.problem == "rate-limited"
-
-
 def test_idle_full_buckets_are_dropped_as_new_callers_arrive() -> None:
     rl = limiter(requests=1, per="second")
     for i in range(50):
@@ -237,10 +229,10 @@ async def test_concurrent_quota_requests_never_overshoot(store: SQLiteStore) -> 
 
 async def test_quota_refusals_are_429_problems(store: SQLiteStore) -> None:
     quota = QuotaCounter(Quota(requests=1, per="day"), store)
-    await quota.admit("orders", "k")
-    with pytest.raises(RequestError) as caught:
-        await quota.admit("orders", "k")
-    error = caught.value
+    assert (await quota.consume("orders", "k")).allowed
+    refused = await quota.consume("orders", "k")
+    assert not refused.allowed
+    error = quota_exceeded(refused)
     assert (error.status, error.problem) == (429, "quota-exceeded")
     assert 1 <= int(error.headers["Retry-After"]) <= 86_400
     late = epoch(2026, 1, 1, 23, 59, 59, 500_000)
