@@ -1,5 +1,5 @@
 """The shape of the house: no import circles, no import from a lower layer to a
-higher one. Every import counts — module level, `TYPE_CHECKING` blocks and imports inside
+higher one, no module over 400 lines or function over 60. Every import counts — module level, `TYPE_CHECKING` blocks and imports inside
 functions — because each is a dependency a reader has to follow.
 
 The layer map below is the architecture in one table (docs/architecture.md explains it).
