@@ -1,6 +1,7 @@
 """The shape of the house: no import circles, no import from a lower layer to a
-higher one, no module over 400 lines or function over 60. Every import counts — module level, `TYPE_CHECKING` blocks and imports inside
-functions — because each is a dependency a reader has to follow.
+higher one, no module over 400 lines or function over 60. Every import counts — module
+level, `TYPE_CHECKING` blocks and imports inside functions — because each is a
+dependency a reader has to follow.
 
 The layer map below is the architecture in one table (docs/architecture.md explains it).
 A module may import its own layer and any lower one, never a higher one.
